@@ -1,0 +1,3 @@
+from radiusd.cli.main import main
+
+main()

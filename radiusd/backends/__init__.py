@@ -1,0 +1,1 @@
+"""First-factor backends: where the password is checked (local argon2id, PAM, LDAP, or none)."""

@@ -1,0 +1,1 @@
+"""The `radiusd` command line: administration, troubleshooting and the servers."""
