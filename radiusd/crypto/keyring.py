@@ -20,6 +20,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 VERSION = "v1"
 
+# Associated data per kind of secret: a ciphertext opens only for the purpose it was sealed for.
+PURPOSE_TOKEN = "token-secret"
+PURPOSE_CLIENT = "radius-client-secret"
+
 
 class KeyringError(Exception):
     pass
