@@ -1,0 +1,16 @@
+"""Second factors, one module each behind the interface in radiusd.factors.base.
+
+`FACTOR_CLASSES` is the registry: a new factor adds its class here and nothing else changes.
+"""
+
+from __future__ import annotations
+
+from radiusd.config.engine import EngineConfig
+from radiusd.factors.base import Factor
+
+FACTOR_CLASSES: list[type[Factor]] = []
+
+
+def build_factors(engine: EngineConfig) -> dict[str, Factor]:
+    """One instance per token type, keyed by the type name stored in tokens.type."""
+    return {cls.name: cls(engine) for cls in FACTOR_CLASSES}
