@@ -6,9 +6,13 @@
 from __future__ import annotations
 
 from radiusd.config.engine import EngineConfig
+from radiusd.factors.backup import BackupFactor
 from radiusd.factors.base import Factor
+from radiusd.factors.hotp import HotpFactor
+from radiusd.factors.totp import TotpFactor
+from radiusd.factors.yubikey import YubikeyFactor
 
-FACTOR_CLASSES: list[type[Factor]] = []
+FACTOR_CLASSES: list[type[Factor]] = [TotpFactor, HotpFactor, YubikeyFactor, BackupFactor]
 
 
 def build_factors(engine: EngineConfig) -> dict[str, Factor]:

@@ -67,6 +67,8 @@ class TokenRecord:
     counter: int
     drift: int
     preferred: bool = False
+    items: tuple[str, ...] = ()
+    """Hashes of the token's unused items (backup codes), loaded with the token."""
 
     def secret(self, keyring: Keyring) -> bytes:
         if self.secret_enc is None:
