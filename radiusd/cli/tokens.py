@@ -1,0 +1,288 @@
+"""`radiusd token …`: enrolling and managing second factors.
+
+`token add USER TYPE` dispatches on TYPE through TOKEN_TYPES. Adding a type is one function: it
+takes the TokenRequest (the command's options) and returns an Enrolment (the seed to seal, the
+public parameters, and what to show the operator once the token is stored), registered with
+@token_type("name"). Options only one type needs are added to `token add` and TokenRequest.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import pyotp
+import segno
+
+from radiusd.cli.main import CliState, UsageError, pass_state
+from radiusd.cli.output import emit_rows, json_option
+from radiusd.cli.store_access import open_store, transaction
+from radiusd.store import admin
+
+# RFC 4226 §4 R6: the shared secret MUST be at least 128 bits; we generate 160 (its recommendation).
+MIN_SEED_BYTES = 16
+GENERATED_SEED_BYTES = 20
+DIGESTS: dict[str, Callable[..., Any]] = {
+    "sha1": hashlib.sha1,
+    "sha256": hashlib.sha256,
+    "sha512": hashlib.sha512,
+}
+
+
+@dataclass(frozen=True)
+class TokenRequest:
+    """What `token add` was given; each type reads the options it understands."""
+
+    user: str
+    secret: str | None = None
+    secret_hex: str | None = None
+    digits: int = 6
+    algorithm: str = "sha1"
+    period: int | None = None
+    counter: int | None = None
+    description: str = ""
+    png: Path | None = None
+    issuer: str = "radiusd"
+
+
+@dataclass
+class Enrolment:
+    """What a token type hands back to be stored."""
+
+    secret: bytes | None
+    """The raw secret, sealed with the key ring before it reaches the store; None if the type has none."""
+    params: dict[str, Any] = field(default_factory=dict)
+    counter: int = -1
+    show: Callable[[], None] = lambda: None
+    """Called after the token is stored: print the URI and QR code, write files …"""
+
+
+Enroler = Callable[[TokenRequest], Enrolment]
+TOKEN_TYPES: dict[str, Enroler] = {}
+
+
+def token_type(name: str) -> Callable[[Enroler], Enroler]:
+    def register(fn: Enroler) -> Enroler:
+        TOKEN_TYPES[name] = fn
+        return fn
+
+    return register
+
+
+# -- OATH seeds (TOTP, HOTP) -------------------------------------------------------------------
+
+
+def parse_base32(text: str) -> bytes:
+    cleaned = "".join(text.split()).replace("-", "").upper().rstrip("=")
+    try:
+        return base64.b32decode(cleaned + "=" * (-len(cleaned) % 8))
+    except (binascii.Error, ValueError):
+        raise UsageError("the secret is not valid base32 (letters A-Z and digits 2-7)") from None
+
+
+def parse_hex(text: str) -> bytes:
+    try:
+        return bytes.fromhex("".join(text.split()))
+    except ValueError:
+        raise UsageError("the secret is not valid hexadecimal") from None
+
+
+def _seed(req: TokenRequest) -> tuple[bytes, bool]:
+    """The seed from --secret or --secret-hex (a hardware token's), else a new random one."""
+    if req.secret is not None and req.secret_hex is not None:
+        raise UsageError("give --secret or --secret-hex, not both")
+    if req.png is not None and (req.secret is not None or req.secret_hex is not None):
+        raise UsageError("--png applies to generated secrets only")
+    if req.secret is not None:
+        seed = parse_base32(req.secret)
+    elif req.secret_hex is not None:
+        seed = parse_hex(req.secret_hex)
+    else:
+        return secrets.token_bytes(GENERATED_SEED_BYTES), True
+    if len(seed) < MIN_SEED_BYTES:
+        raise UsageError(f"the secret has {len(seed) * 8} bits; at least {MIN_SEED_BYTES * 8} are needed")
+    return seed, False
+
+
+def _show_provisioning(uri: str, png: Path | None) -> Callable[[], None]:
+    def show() -> None:
+        qr = segno.make(uri, error="m")
+        click.echo("Scan this QR code with an authenticator app:")
+        qr.terminal(out=click.get_text_stream("stdout"), compact=True)
+        click.echo(uri)
+        if png is not None:
+            # The image holds the seed: readable by its owner only.
+            fd = os.open(png, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                qr.save(fh, kind="png", scale=6, border=4)
+            click.echo(f"QR code written to {png}")
+
+    return show
+
+
+@token_type("totp")
+def enrol_totp(req: TokenRequest) -> Enrolment:
+    if req.counter is not None:
+        raise UsageError("--counter applies to hotp only")
+    seed, generated = _seed(req)
+    period = req.period or 30
+    params = {"digits": req.digits, "algorithm": req.algorithm, "period": period}
+    enrolment = Enrolment(secret=seed, params=params)
+    if generated:
+        otp = pyotp.TOTP(
+            base64.b32encode(seed).decode(), digits=req.digits, digest=DIGESTS[req.algorithm], interval=period
+        )
+        enrolment.show = _show_provisioning(
+            otp.provisioning_uri(name=req.user, issuer_name=req.issuer), req.png
+        )
+    return enrolment
+
+
+@token_type("hotp")
+def enrol_hotp(req: TokenRequest) -> Enrolment:
+    if req.period is not None:
+        raise UsageError("--period applies to totp only")
+    seed, generated = _seed(req)
+    first = req.counter or 0
+    params = {"digits": req.digits, "algorithm": req.algorithm}
+    # The store keeps the last counter accepted; the next code expected is `first`.
+    enrolment = Enrolment(secret=seed, params=params, counter=first - 1)
+    if generated:
+        otp = pyotp.HOTP(base64.b32encode(seed).decode(), digits=req.digits, digest=DIGESTS[req.algorithm])
+        uri = otp.provisioning_uri(name=req.user, initial_count=first, issuer_name=req.issuer)
+        enrolment.show = _show_provisioning(uri, req.png)
+    return enrolment
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+@click.group()
+def token() -> None:
+    """Second factors: TOTP and HOTP tokens (apps and hardware) and the other types."""
+
+
+@token.command("add")
+@click.argument("user")
+@click.argument("type_name", metavar="TYPE")
+@click.option("--secret", help="Import this base32 seed (a hardware token's) instead of generating one.")
+@click.option("--secret-hex", help="Import this seed given in hexadecimal.")
+@click.option("--digits", type=click.Choice(["6", "8"]), default="6", show_default=True)
+@click.option("--algorithm", type=click.Choice(sorted(DIGESTS)), default="sha1", show_default=True)
+@click.option("--period", type=click.IntRange(10, 600), help="TOTP time step in seconds [default: 30].")
+@click.option("--counter", type=click.IntRange(0), help="HOTP: the counter of the next code [default: 0].")
+@click.option("--description", default="", help="Free text, e.g. the device.")
+@click.option("--png", type=click.Path(dir_okay=False, path_type=Path), help="Also write the QR code here.")
+@click.option("--issuer", default="radiusd", show_default=True, help="The name the app shows.")
+@pass_state
+def token_add(
+    state: CliState,
+    user: str,
+    type_name: str,
+    secret: str | None,
+    secret_hex: str | None,
+    digits: str,
+    algorithm: str,
+    period: int | None,
+    counter: int | None,
+    description: str,
+    png: Path | None,
+    issuer: str,
+) -> None:
+    """Enrol a token of TYPE for USER. TOTP and HOTP without --secret get a new seed, shown once
+    as an otpauth:// URI and a QR code."""
+    enrol = TOKEN_TYPES.get(type_name)
+    if enrol is None:
+        raise UsageError(
+            f"unknown token type {type_name!r}: expected one of {', '.join(sorted(TOKEN_TYPES))}"
+        )
+    ctx = open_store(state)
+    with transaction(ctx) as s:
+        admin.get_user(s, user)  # an unknown user fails before anything is generated
+    request = TokenRequest(
+        user=user,
+        secret=secret,
+        secret_hex=secret_hex,
+        digits=int(digits),
+        algorithm=algorithm,
+        period=period,
+        counter=counter,
+        description=description,
+        png=png,
+        issuer=issuer,
+    )
+    enrolment = enrol(request)
+    with transaction(ctx) as s:
+        stored = admin.add_token(
+            s,
+            ctx.keyring,
+            user,
+            type_name,
+            secret=enrolment.secret,
+            params=enrolment.params,
+            counter=enrolment.counter,
+            description=description,
+        )
+    click.echo(f"token {stored.id} ({type_name}) added for {user}")
+    enrolment.show()
+
+
+def _when(epoch: float | None) -> str | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+@token.command("list")
+@click.argument("user", required=False)
+@json_option
+@pass_state
+def token_list(state: CliState, user: str | None, as_json: bool) -> None:
+    """List tokens, of every user or of USER (never their secrets)."""
+    with transaction(open_store(state)) as s:
+        rows = admin.list_tokens(s, user)
+    if not as_json:
+        rows = [r | {"created": _when(r["created_at"]), "last_used": _when(r["last_used_at"])} for r in rows]
+    emit_rows(rows, ["id", "user", "type", "enabled", "description", "created", "last_used"], as_json)
+
+
+@token.command("remove")
+@click.argument("token_id", metavar="ID", type=int)
+@pass_state
+def token_remove(state: CliState, token_id: int) -> None:
+    """Remove a token (see `token list` for its ID)."""
+    with transaction(open_store(state)) as s:
+        admin.remove_token(s, token_id)
+    click.echo(f"token {token_id} removed")
+
+
+def _set_enabled(state: CliState, token_id: int, enabled: bool) -> None:
+    with transaction(open_store(state)) as s:
+        admin.set_token_enabled(s, token_id, enabled)
+    click.echo(f"token {token_id} {'enabled' if enabled else 'disabled'}")
+
+
+@token.command("enable")
+@click.argument("token_id", metavar="ID", type=int)
+@pass_state
+def token_enable(state: CliState, token_id: int) -> None:
+    """Accept codes from this token again."""
+    _set_enabled(state, token_id, True)
+
+
+@token.command("disable")
+@click.argument("token_id", metavar="ID", type=int)
+@pass_state
+def token_disable(state: CliState, token_id: int) -> None:
+    """Stop accepting codes from this token (it stays enrolled)."""
+    _set_enabled(state, token_id, False)
+
+
+commands = [token]
