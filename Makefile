@@ -9,9 +9,9 @@ CONFIG ?= conf/radiusd.yaml
 PYTEST_ARGS ?=
 
 DEBIAN_PACKAGES := freeradius-utils libpam-radius-auth pamtester slapd ldap-utils openssh-server \
-	freeradius libpam-modules
+	freeradius libpam-modules postgresql-client
 
-.PHONY: run test lint venv debian-packages clean
+.PHONY: run test lint venv debian-packages clean migration
 
 venv: $(VENV)/.installed
 
@@ -43,6 +43,10 @@ test: venv debian-packages
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# Regenerates the single migration 0001 from radiusd/store/models.py (until a first release).
+migration: venv
+	$(BIN)/python -m radiusd.store.migrations.regenerate
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache
