@@ -53,16 +53,17 @@ BACKOFF = 0.2
 
 
 async def with_retries(
-    name: str, attempt: Callable[[], Awaitable[None]], timeout: float, retries: int
+    where: str, attempt: Callable[[], Awaitable[None]], timeout: float, retries: int
 ) -> None:
-    """Run `attempt` with a timeout each, at most 1 + retries times while failures are transient."""
+    """Run `attempt` with a timeout each, at most 1 + retries times while failures are transient.
+    `where` names the peer in the cause ("smtp mail.example.org:587")."""
     for n in range(retries + 1):
         try:
             async with asyncio.timeout(timeout):
                 await attempt()
             return
         except TimeoutError:
-            error = DeliveryError(f"{name}: no answer within {timeout:g} s")
+            error = DeliveryError(f"{where}: no answer within {timeout:g} s")
         except DeliveryError as exc:
             error = exc
         if not error.transient or n == retries:

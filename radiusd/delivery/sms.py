@@ -68,7 +68,7 @@ class HttpSmsSender:
                 raise DeliveryError(f"{where}: {_reason(exc)}") from None
             self._check(where, response, message.code)
 
-        await with_retries("sms", attempt, self.cfg.timeout, self.cfg.retries)
+        await with_retries(where, attempt, self.cfg.timeout, self.cfg.retries)
 
     def _check(self, where: str, response: httpx.Response, code: str) -> None:
         gw = self.gateway

@@ -31,7 +31,8 @@ class CommandSender:
 
     async def send(self, to: str, message: CodeMessage) -> None:
         argv = self.argv(to, message)
-        await with_retries("sms", lambda: self._run(argv, message.code), self.cfg.timeout, self.cfg.retries)
+        where = f"sms command {os.path.basename(argv[0])}"
+        await with_retries(where, lambda: self._run(argv, message.code), self.cfg.timeout, self.cfg.retries)
 
     async def _run(self, argv: list[str], code: str) -> None:
         program = os.path.basename(argv[0])

@@ -45,7 +45,8 @@ class SmtpSender:
 
     async def send(self, to: str, message: CodeMessage) -> None:
         mail = self.compose(to, message)
-        await with_retries("smtp", lambda: self._attempt(mail), self.cfg.timeout, self.cfg.retries)
+        where = f"smtp {self.cfg.host}:{self.cfg.effective_port}"
+        await with_retries(where, lambda: self._attempt(mail), self.cfg.timeout, self.cfg.retries)
 
     async def _attempt(self, mail: EmailMessage) -> None:
         cfg = self.cfg
