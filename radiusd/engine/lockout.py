@@ -1,21 +1,279 @@
-"""Brute-force protection kept in the store, so every worker and node sees the same counts."""
+"""Brute-force protection kept in the store, so every worker and node sees the same counts.
+
+The model (docs/rules.md explains why it cannot be turned into a denial of service):
+
+- Every wrong password or code adds a failure event for the user and for the source address.
+- A source with `source_threshold` failures in the sliding window is blocked for `lock_duration`;
+  each repeated block of the same key within a day doubles it, up to `max_lock_duration`.
+  Addresses listed in `shared_sources` are counted and blocked per user at that address.
+- Only with `lock_user` does the user get locked, after `user_threshold` failures from anywhere,
+  and source_threshold < user_threshold, so one address is blocked long before it can lock a user.
+- After `delay_after` failures the wrong answer is held back progressively (up to `max_delay`).
+- Locks set by an admin are separate rows (set_by="admin") that automatic locking never touches.
+- The gate is one indexed query on the locks table; counting happens only on failures.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import ipaddress
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from sqlalchemy import and_, delete, func, insert, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
 from radiusd.config.engine import LockoutConfig
 from radiusd.context import Context
+from radiusd.engine.rules import parse_address
+from radiusd.store.models import Lock, RateEvent
+
+log = logging.getLogger(__name__)
+
+FAIL_USER, FAIL_SOURCE = "fail:user", "fail:source"
+LOCKED_USER, LOCKED_SOURCE = "lock:user", "lock:source"
+ESCALATION_WINDOW = 86400.0
+"""Repeated locks of one key within this many seconds double the lock's duration."""
+PRUNE_INTERVAL = 60.0
+KEY_MAX = 255
+
+
+def store_key(text: str) -> str:
+    """A key the store accepts whatever the input: no NUL, no lone surrogate, at most 255 chars."""
+    safe = text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+    if len(safe) <= KEY_MAX:
+        return safe
+    return safe[:190] + "#" + hashlib.sha256(safe.encode()).hexdigest()
+
+
+def source_key(source: str | None, user: str, settings: LockoutConfig) -> str | None:
+    """The key failures from this source count against: the address, or address+user if shared."""
+    if not source:
+        return None
+    addr = parse_address(source)
+    if addr is None:
+        return store_key(source)
+    if any(addr in ipaddress.ip_network(net) for net in settings.shared_sources):
+        return store_key(f"{addr} {user}")
+    return str(addr)
+
+
+def delay_for(failures: int, settings: LockoutConfig) -> float:
+    """Seconds to hold back the answer to the n-th failure: doubling from 1/8 s after delay_after."""
+    step = failures - settings.delay_after
+    if step <= 0 or settings.max_delay <= 0:
+        return 0.0
+    return min(settings.max_delay, 0.125 * 2 ** min(step - 1, 32))
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    user: int
+    source: int
+    locked_user: bool
+    locked_source: bool
+
+
+def _dialect_insert(session: Session):  # type: ignore[no-untyped-def]
+    return sqlite.insert if session.get_bind().dialect.name == "sqlite" else postgresql.insert
+
+
+def lock(
+    session: Session, scope: str, key: str, set_by: str, until: float | None, reason: str, now: float
+) -> bool:
+    """Create or renew a lock; an automatic lock is renewed only once the old one has expired.
+
+    One conditional statement (upsert), so nodes racing to lock the same key cannot lose a lock
+    or escalate twice. Returns whether a lock was written."""
+    ins = _dialect_insert(session)(Lock.__table__).values(
+        scope=scope, key=store_key(key), set_by=set_by, reason=reason[:255], created_at=now, until=until
+    )
+    stmt = ins.on_conflict_do_update(
+        index_elements=["scope", "key", "set_by"],
+        set_={
+            "until": ins.excluded.until,
+            "reason": ins.excluded.reason,
+            "created_at": ins.excluded.created_at,
+        },
+        where=(Lock.until <= now) if set_by == "auto" else None,
+    )
+    # RETURNING yields a row only when the row was inserted or the condition let it update.
+    return session.execute(stmt.returning(Lock.__table__.c.id)).first() is not None
+
+
+def _auto_lock(session: Session, scope: str, key: str, settings: LockoutConfig, now: float) -> bool:
+    kind = LOCKED_USER if scope == "user" else LOCKED_SOURCE
+    earlier = session.scalar(
+        select(func.count())
+        .select_from(RateEvent)
+        .where(RateEvent.kind == kind, RateEvent.key == key, RateEvent.at > now - ESCALATION_WINDOW)
+    )
+    duration = min(settings.max_lock_duration, settings.lock_duration * 2 ** min(earlier or 0, 32))
+    if not lock(session, scope, key, "auto", now + duration, "too many failures", now):
+        return False
+    session.execute(insert(RateEvent).values(kind=kind, key=key, at=now))
+    return True
+
+
+def active_locks(session: Session, now: float) -> list[Lock]:
+    return list(
+        session.scalars(
+            select(Lock).where(or_(Lock.until.is_(None), Lock.until > now)).order_by(Lock.scope, Lock.key)
+        )
+    )
+
+
+def clear(session: Session, target: str) -> int:
+    """Remove every lock, failure count and escalation history for a user or an address.
+
+    An address also clears its per-user keys (shared sources). Returns the number of locks removed."""
+    addr = parse_address(target)
+    if addr is None:
+        user_key = store_key(target)
+        lock_cond = and_(Lock.scope == "user", Lock.key == user_key)
+        event_cond = and_(RateEvent.kind.in_((FAIL_USER, LOCKED_USER)), RateEvent.key == user_key)
+    else:
+        prefix = f"{addr} "
+        lock_cond = and_(
+            Lock.scope == "source", or_(Lock.key == str(addr), Lock.key.startswith(prefix, autoescape=True))
+        )
+        event_cond = and_(
+            RateEvent.kind.in_((FAIL_SOURCE, LOCKED_SOURCE)),
+            or_(RateEvent.key == str(addr), RateEvent.key.startswith(prefix, autoescape=True)),
+        )
+    removed = session.execute(delete(Lock).where(lock_cond)).rowcount
+    session.execute(delete(RateEvent).where(event_cond))
+    return int(removed or 0)
 
 
 class Lockout:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.ctx = ctx
+        self._sleep = sleep
+        self._clock = clock
+        cfg = ctx.config
+        windows = [cfg.lockout.window] + [r.lockout.window for r in cfg.rules if r.lockout is not None]
+        self._keep_events = max(windows)
+        self._last_prune = 0.0
+        self._prune_task: asyncio.Task[None] | None = None
 
     async def gate(self, user: str, source: str | None, settings: LockoutConfig) -> str | None:
         """The reason this attempt is refused before any secret is checked, or None to go on."""
-        return None
+        return await self.ctx.db.run(
+            self._gate, store_key(user), source_key(source, user, settings), self._clock()
+        )
+
+    def _gate(self, user_key: str, src_key: str | None, now: float) -> str | None:
+        wanted = and_(Lock.scope == "user", Lock.key == user_key)
+        if src_key is not None:
+            wanted = or_(wanted, and_(Lock.scope == "source", Lock.key == src_key))
+        with self.ctx.db.session() as s:
+            rows = s.execute(
+                select(Lock.scope, Lock.set_by).where(wanted, or_(Lock.until.is_(None), Lock.until > now))
+            ).all()
+        if not rows:
+            return None
+        # The most telling reason: a user lock before a source lock, an admin's before an automatic one.
+        scope, set_by = min(rows, key=lambda r: (r.scope != "user", r.set_by != "admin"))
+        return f"{scope} locked by admin" if set_by == "admin" else f"{scope} locked: too many failures"
 
     async def failure(self, user: str, source: str | None, settings: LockoutConfig) -> None:
-        """Count a failed attempt (wrong password or wrong code)."""
+        """Count a failed attempt (wrong password or wrong code), lock if a threshold is reached,
+        then hold the answer back progressively."""
+        counts = await self.ctx.db.run(
+            self._failure, store_key(user), source_key(source, user, settings), settings, self._clock()
+        )
+        if counts.locked_source or counts.locked_user:
+            log.warning(
+                "lockout: %s locked after repeated failures",
+                "user and source"
+                if counts.locked_source and counts.locked_user
+                else "user"
+                if counts.locked_user
+                else "source",
+            )
+        self._maybe_prune()
+        delay = delay_for(max(counts.user, counts.source), settings)
+        if delay:
+            await self._sleep(delay)
+
+    def _failure(self, user_key: str, src_key: str | None, settings: LockoutConfig, now: float) -> Counts:
+        since = now - settings.window
+        with self.ctx.db.session() as s, s.begin():
+            rows = [{"kind": FAIL_USER, "key": user_key, "at": now}]
+            if src_key is not None:
+                rows.append({"kind": FAIL_SOURCE, "key": src_key, "at": now})
+            s.execute(insert(RateEvent), rows)
+
+            def count(kind: str, key: str | None):  # type: ignore[no-untyped-def]
+                return (
+                    select(func.count())
+                    .select_from(RateEvent)
+                    .where(RateEvent.kind == kind, RateEvent.key == key, RateEvent.at > since)
+                    .scalar_subquery()
+                )
+
+            n_user, n_source = s.execute(
+                select(count(FAIL_USER, user_key), count(FAIL_SOURCE, src_key))
+            ).one()
+            locked_source = (
+                src_key is not None
+                and n_source >= settings.source_threshold
+                and _auto_lock(s, "source", src_key, settings, now)
+            )
+            locked_user = (
+                settings.lock_user
+                and n_user >= settings.user_threshold
+                and _auto_lock(s, "user", user_key, settings, now)
+            )
+        return Counts(n_user, n_source, locked_user, locked_source)
 
     async def success(self, user: str, source: str | None) -> None:
-        """A successful login."""
+        """A successful login: the user proved who they are, so their own failure count restarts.
+        The address's count stays: a valid account must not reset an address spraying others."""
+        await self.ctx.db.run(self._success, store_key(user))
+
+    def _success(self, user_key: str) -> None:
+        with self.ctx.db.session() as s, s.begin():
+            s.execute(delete(RateEvent).where(RateEvent.kind == FAIL_USER, RateEvent.key == user_key))
+
+    def _maybe_prune(self) -> None:
+        now = time.monotonic()
+        if now - self._last_prune < PRUNE_INTERVAL or (self._prune_task and not self._prune_task.done()):
+            return
+        self._last_prune = now
+        self._prune_task = asyncio.get_running_loop().create_task(self.prune())
+
+    async def prune(self) -> None:
+        """Delete failure events older than any window, old escalation history and expired locks."""
+        try:
+            await self.ctx.db.run(self._prune, self._clock())
+        except Exception:
+            log.exception("lockout: pruning old rate events failed; will retry")
+
+    def _prune(self, now: float) -> None:
+        with self.ctx.db.session() as s, s.begin():
+            s.execute(
+                delete(RateEvent).where(
+                    RateEvent.kind.in_((FAIL_USER, FAIL_SOURCE)), RateEvent.at < now - self._keep_events
+                )
+            )
+            s.execute(
+                delete(RateEvent).where(
+                    RateEvent.kind.in_((LOCKED_USER, LOCKED_SOURCE)), RateEvent.at < now - ESCALATION_WINDOW
+                )
+            )
+            s.execute(delete(Lock).where(Lock.until.is_not(None), Lock.until < now))
+
+    async def close(self) -> None:
+        if self._prune_task is not None:
+            await asyncio.wait_for(self._prune_task, timeout=10)
