@@ -1,56 +1,289 @@
 """The engine: the only place that decides.
 
     AuthRequest
-      → policy (which rule: require / skip / deny, which factors)
-      → gate (lockout and rate limits, before any secret is checked)
-      → first factor (the user's password backend)
-      → second factor (verify the code, or start a challenge)
-      → record (audit, failure counters)
+      ├─ answer to a challenge (state) ─► take the challenge (attempt counted in the store)
+      │                                   → policy → gate → the code against the challenge's
+      │                                   token(s) → consume code + close challenge (one CAS)
+      └─ new login ─► load user, groups, tokens (one store round trip)
+                      → policy (deny / skip / require, allowed factors, code-only)
+                      → gate (lockout and rate limits, before any secret is checked)
+                      → split what was typed; find the code among the user's tokens (in memory)
+                      → first factor: the user's password backend, ONCE, on the password the
+                        matching code points to (or on everything typed, when no code matched)
+                      → second factor: consume the code by compare-and-set, or, when the password
+                        alone was typed, open a challenge ("Enter your one-time code", or a code
+                        sent by email / SMS)
+      → record: lockout counters, audit
     Decision
 
-Placeholder body: local password only. The factor path replaces it.
+No oracle: an unknown user is checked against the backend like anyone else (the local backend
+verifies a dummy hash), and every reject the front door sees is the same bare reject; the real
+reason is only in Decision.reason. Any unexpected error is a reject, never an accept.
 """
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
-
+from radiusd.backends.select import Backends
 from radiusd.context import Context
+from radiusd.crypto.keyring import KeyringError
 from radiusd.engine.audit import AuditTrail
+from radiusd.engine.challenges import Challenges
 from radiusd.engine.lockout import Lockout
-from radiusd.engine.rules import Policy
-from radiusd.engine.types import AuthRequest, Decision
-from radiusd.store.models import User
+from radiusd.engine.rules import Policy, Requirement, Subject
+from radiusd.engine.splitting import Split, splits
+from radiusd.engine.types import AuthRequest, Decision, Outcome
+from radiusd.factors import build_factors
+from radiusd.factors.base import FactorError, Match, TokenRecord, UserRecord
+from radiusd.store import auth
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    split: Split
+    token: TokenRecord
+    match: Match
+
+
+@dataclass(frozen=True, slots=True)
+class _Result:
+    decision: Decision
+    failure: bool = False
+    """A wrong password or code: counted by the lockout."""
 
 
 class Engine:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         cfg = ctx.config
+        self.settings = cfg.engine
         self.policy = Policy(cfg.rules, cfg.challenge, cfg.lockout)
         self.lockout = Lockout(ctx)
         self.audit = AuditTrail(ctx)
+        self.backends = Backends(ctx)
+        self.challenges = Challenges(ctx)
+        self.factors = build_factors(cfg.engine)
 
     async def authenticate(self, request: AuthRequest) -> Decision:
         started = time.perf_counter()
-        decision = await self._decide(request)
+        try:
+            decision = await self._decide(request)
+        except Exception as exc:
+            log.exception("login of %r failed with an internal error", request.user[:64])
+            decision = Decision.reject(f"internal error: {exc.__class__.__name__}")
         await self.audit.record(request, decision, (time.perf_counter() - started) * 1000)
         return decision
 
-    async def _decide(self, request: AuthRequest) -> Decision:
-        row = await self.ctx.db.run(self._load_user, request.user)
-        hashing = self.ctx.passwords
-        ok = await self.ctx.db.run(hashing.verify, row[1] if row else None, request.secret)
-        if row and row[0] and ok:
-            return Decision.accept("password ok", factor="password")
-        return Decision.reject("bad credentials")
-
-    def _load_user(self, name: str) -> tuple[bool, str | None] | None:
-        with self.ctx.db.session() as s:
-            user = s.scalars(select(User).where(User.name == name)).first()
-            return (user.enabled, user.password_hash) if user else None
-
     async def close(self) -> None:
+        self.backends.close()
         await self.audit.close()
+
+    # -- the path --------------------------------------------------------------------------------
+
+    async def _decide(self, request: AuthRequest) -> Decision:
+        now = time.time()
+        if request.state is not None:
+            return await self._answer(request, now)
+        user = await self.ctx.db.run(auth.load_user, self.ctx.db, request.user)
+        requirement = self.policy.match(self._subject(request, user.groups if user else frozenset(), now))
+        if requirement.action == "deny":
+            return Decision.reject(f"denied by rule {requirement.rule}")
+        refused = await self.lockout.gate(request.user, request.source, requirement.lockout)
+        if refused:
+            return Decision.reject(refused)
+        result = await self._login(request, user, requirement, now)
+        await self._count(request, requirement, result)
+        return result.decision
+
+    async def _login(
+        self, request: AuthRequest, user: UserRecord | None, req: Requirement, now: float
+    ) -> _Result:
+        tokens = self._usable(user, req)
+        backend = self.backends.for_user(request.user, user.backend if user else None)
+        code_only = req.code_only or backend.name == "none"
+
+        if code_only:
+            candidates = [Split("", request.code or request.secret, True)]
+        elif request.code is not None:  # the front door received the code apart (SCRV1)
+            candidates = [Split(request.secret, request.code, True)]
+        else:
+            lengths = [n for t in tokens for n in self.factors[t.type].code_lengths(t)]
+            candidates = splits(request.secret, lengths, self.settings.separator)
+        found = self._find(tokens, candidates, now)
+
+        # The first factor, checked once: on the password the matching code points to, or on
+        # everything typed. Unknown and disabled users are checked too, so they cost the same.
+        first_ok, first_reason = True, "code only"
+        if not code_only:
+            password = found.split.password if found else request.secret
+            checked = await backend.verify(request.user, password, user.password_hash if user else None)
+            first_ok, first_reason = checked.ok, checked.reason
+            if user is not None and user.enabled and checked.ok and checked.groups:
+                req = self.policy.match(self._subject(request, user.groups | set(checked.groups), now))
+                if req.action == "deny":
+                    return _Result(Decision.reject(f"denied by rule {req.rule}"))
+                tokens = self._usable(user, req)
+                if found and found.token not in tokens:
+                    found = None
+        if user is None:
+            return _Result(Decision.reject("unknown user"), failure=True)
+        if not user.enabled:
+            return _Result(Decision.reject("user disabled"), failure=True)
+        if not first_ok:
+            hint = f" (the {found.token.type} code was right)" if found else ""
+            if not found and candidates:
+                hint = ", or a wrong code"
+            return _Result(Decision.reject(f"{first_reason}{hint}"), failure=True)
+
+        if found:
+            return await self._consume(found, req, now, challenge_id=None)
+        if code_only:
+            return _Result(Decision.reject("wrong code" if tokens else "no token enrolled"), failure=True)
+        # The password alone was right.
+        if req.action == "skip":
+            return _Result(
+                Decision.accept(f"{first_reason}; rule {req.rule} skips the code", req.reply, "password")
+            )
+        if not tokens:
+            if req.enrolment_grace and now - user.created_at < req.enrolment_grace:
+                return _Result(
+                    Decision.accept(f"{first_reason}; no token, enrolment grace", req.reply, "password")
+                )
+            return _Result(Decision.reject(f"{first_reason}; no token enrolled"))
+        if request.code is not None:
+            return _Result(Decision.reject(f"{first_reason}; wrong code"), failure=True)
+        return await self._challenge(request, user, tokens, req, backend.name)
+
+    async def _challenge(
+        self, request: AuthRequest, user: UserRecord, tokens: list[TokenRecord], req: Requirement, first: str
+    ) -> _Result:
+        """Open a challenge after a right password sent alone."""
+        inline = [t for t in tokens if self.factors[t.type].code_lengths(t)]
+        pick = next((t for t in tokens if t.preferred), None) or (inline[0] if inline else tokens[0])
+        factor = self.factors[pick.type]
+        context = {"first_factor": first, "rule": req.rule}
+        if factor.code_lengths(pick):
+            # Any of the user's own tokens may answer "Enter your one-time code".
+            if not self.settings.challenge_on_password_only:
+                return _Result(Decision.reject("password without a code (challenges are off)"))
+            prompt = self.settings.challenge_prompt
+            state = await self.challenges.open(
+                request, user, req.challenge, factor="otp", token_id=None, code_hash=None,
+                context={**context, "prompt": prompt},
+            )  # fmt: skip
+            return _Result(Decision.challenge(prompt, state, "password ok; asked for the code", "otp"))
+        try:
+            started = await factor.start(self.ctx, user, pick, req.challenge)
+        except FactorError as exc:
+            return _Result(Decision.reject(f"{pick.type}: {exc}", message=str(exc), factor=pick.type))
+        if started is None:
+            return _Result(Decision.reject(f"{pick.type}: cannot start a challenge", factor=pick.type))
+        state = await self.challenges.open(
+            request, user, req.challenge, factor=pick.type, token_id=pick.id, code_hash=started.code_hash,
+            context={**context, **started.context, "prompt": started.prompt},
+        )  # fmt: skip
+        return _Result(
+            Decision.challenge(started.prompt, state, f"password ok; {pick.type} challenge", pick.type)
+        )
+
+    async def _answer(self, request: AuthRequest, now: float) -> Decision:
+        """The answer to a challenge: the first factor passed when the challenge was opened."""
+        taken = await self.challenges.take(request)
+        if taken is None:
+            return Decision.reject("challenge unknown, expired, answered or out of attempts")
+        challenge, user = taken
+        req = self.policy.match(self._subject(request, user.groups, now))
+        if req.action == "deny":
+            return Decision.reject(f"denied by rule {req.rule}")
+        refused = await self.lockout.gate(request.user, request.source, req.lockout)
+        if refused:
+            return Decision.reject(refused)
+        if not user.enabled:
+            return Decision.reject("user disabled")
+        tokens = self._usable(user, req)
+        answer = request.code if request.code is not None else request.secret
+        if challenge.token_id is None:
+            found = self._find(tokens, [Split("", answer.strip(), True)], now)
+        else:
+            found = None
+            token = next((t for t in tokens if t.id == challenge.token_id), None)
+            if token is not None:
+                check = self.factors[token.type].check_answer
+                match = self._try(check, token, challenge, answer, now, self.ctx.keyring)
+                found = _Found(Split("", "", True), token, match) if match else None
+        if found is not None:
+            result = await self._consume(found, req, now, challenge.id)
+        elif challenge.attempts < challenge.max_attempts:
+            prompt = str(challenge.context.get("prompt", self.settings.challenge_prompt))
+            result = _Result(
+                Decision.challenge(prompt, request.state or b"", "wrong code; asked again", challenge.factor),
+                failure=True,
+            )
+        else:
+            result = _Result(Decision.reject("wrong code; no attempts left", factor=challenge.factor), True)
+        await self._count(request, req, result)
+        return result.decision
+
+    # -- steps -----------------------------------------------------------------------------------
+
+    async def _consume(
+        self, found: _Found, req: Requirement, now: float, challenge_id: str | None
+    ) -> _Result:
+        kind = found.token.type
+        if found.match.replay:
+            return _Result(Decision.reject(f"{kind}: code already used", factor=kind), failure=True)
+        if not await self.ctx.db.run(auth.consume, self.ctx.db, found.match, now, challenge_id):
+            return _Result(Decision.reject(f"{kind}: code already used", factor=kind), failure=True)
+        return _Result(Decision.accept(f"{kind} code ok", req.reply, kind))
+
+    def _find(self, tokens: list[TokenRecord], candidates: list[Split], now: float) -> _Found | None:
+        """The first reading of what was typed whose code a token accepts; a replayed code only if
+        nothing better matches (so the reason can say so)."""
+        replayed = None
+        for split in candidates:
+            for token in tokens:
+                factor = self.factors[token.type]
+                if not split.separated and len(split.code) not in factor.code_lengths(token):
+                    continue
+                match = self._try(factor.match, token, split.code, now, self.ctx.keyring)
+                if match is None:
+                    continue
+                if not match.replay:
+                    return _Found(split, token, match)
+                replayed = replayed or _Found(split, token, match)
+        return replayed
+
+    @staticmethod
+    def _try(check: Callable[..., Match | None], token: TokenRecord, *args: Any) -> Match | None:
+        """A token whose secret cannot be opened is skipped (and logged), not fatal to the login."""
+        try:
+            return check(token, *args)
+        except (KeyringError, FactorError, ValueError) as exc:
+            log.warning("token %d (%s) cannot be checked: %s", token.id, token.type, exc)
+            return None
+
+    def _usable(self, user: UserRecord | None, req: Requirement) -> list[TokenRecord]:
+        if user is None:
+            return []
+        return [
+            t
+            for t in user.tokens
+            if t.type in self.factors and (req.factors is None or t.type in req.factors)
+        ]
+
+    @staticmethod
+    def _subject(request: AuthRequest, groups: frozenset[str], now: float) -> Subject:
+        return Subject(request.user, groups, request.client, request.frontdoor, request.source, now)
+
+    async def _count(self, request: AuthRequest, req: Requirement, result: _Result) -> None:
+        if result.decision.outcome is Outcome.ACCEPT:
+            await self.lockout.success(request.user, request.source)
+        elif result.failure:
+            await self.lockout.failure(request.user, request.source, req.lockout)
