@@ -39,4 +39,7 @@ class RadiusConfig(Section):
     dictionary: ConfigPath | None = None
     """Top dictionary file; by default the one shipped in dictionaries/."""
     duplicate_cache_seconds: float = Field(default=10.0, ge=5.0, le=30.0)
+    request_timeout: float = Field(default=30.0, gt=0, le=300)
+    """Seconds one request may take (engine, store) before it is dropped unanswered; also how long
+    SIGTERM waits for requests in flight."""
     clients: list[RadiusClientConfig] = Field(default_factory=list)

@@ -1,0 +1,224 @@
+"""The asyncio RADIUS server: one datagram socket per address and port, both ports in one loop.
+
+Per packet, synchronously in datagram_received: find the client, check framing and authenticators,
+consult the duplicate cache. Only then is a task started for the engine (Access-Request) or the
+store (Accounting-Request); Status-Server is answered at once. Nothing raised by one packet reaches
+the loop: it is counted, logged and the server keeps serving everyone else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, cast
+
+from pyrad.dictionary import Dictionary
+
+from radiusd.engine.types import Authenticator, AuthRequest
+from radiusd.radius import codec, counters
+from radiusd.radius.accounting import accounting_row
+from radiusd.radius.checks import drop_reason
+from radiusd.radius.clients import Client, ClientTable
+from radiusd.radius.counters import Counters, DropLog
+from radiusd.radius.duplicates import DuplicateCache, Entry, Key
+from radiusd.radius.translate import access_reply, auth_request
+
+log = logging.getLogger(__name__)
+
+StoreAccounting = Callable[[dict[str, Any]], Awaitable[None]]
+Address = tuple[Any, ...]
+
+
+def bind_udp(host: str, port: int, reuse_port: bool) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    host: str
+    port: int
+    accounting: bool
+
+
+class Listener(asyncio.DatagramProtocol):
+    def __init__(self, server: RadiusServer, index: int, accounting: bool) -> None:
+        self.server, self.index, self.accounting = server, index, accounting
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: Address) -> None:
+        self.server.received(self, data, addr)
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("socket error: %s", exc)
+
+    def send(self, data: bytes, addr: Address) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.sendto(data, addr)
+
+
+class RadiusServer:
+    def __init__(
+        self,
+        authenticator: Authenticator,
+        clients: ClientTable,
+        dictionary: Dictionary,
+        store_accounting: StoreAccounting,
+        duplicate_seconds: float = 10.0,
+        request_timeout: float = 30.0,
+    ) -> None:
+        self.authenticator = authenticator
+        self.clients = clients
+        self.dictionary = dictionary
+        self.store_accounting = store_accounting
+        self.request_timeout = request_timeout
+        self.duplicates = DuplicateCache(duplicate_seconds)
+        self.counters = Counters()
+        self.drops = DropLog(log)
+        self.listeners: list[Listener] = []
+        self.bound: list[Bound] = []
+        self.inflight: set[asyncio.Task[None]] = set()
+        self.accepting = True
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self, addresses: list[str], auth_port: int, acct_port: int, reuse_port: bool) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            for host in addresses:
+                for port, accounting in ((auth_port, False), (acct_port, True)):
+                    sock = bind_udp(host, port, reuse_port)
+                    listener = Listener(self, len(self.listeners), accounting)
+                    await loop.create_datagram_endpoint(lambda ls=listener: ls, sock=sock)
+                    self.listeners.append(listener)
+                    self.bound.append(Bound(host, sock.getsockname()[1], accounting))
+        except OSError:
+            self.close()
+            raise
+
+    def reload(self, clients: ClientTable, authenticator: Authenticator) -> Authenticator:
+        """Swap clients and engine between two packets; returns the engine replaced."""
+        old, self.authenticator, self.clients = self.authenticator, authenticator, clients
+        return old
+
+    async def stop(self, grace: float) -> None:
+        """Take no new packets, let the ones in flight finish (and answer), then close the sockets."""
+        self.accepting = False
+        if self.inflight:
+            await asyncio.wait(set(self.inflight), timeout=grace)
+        self.close()
+
+    def close(self) -> None:
+        for listener in self.listeners:
+            if listener.transport is not None:
+                listener.transport.close()
+
+    # -- per packet ----------------------------------------------------------------------------
+
+    def received(self, listener: Listener, data: bytes, addr: Address) -> None:
+        if not self.accepting:
+            self.counters[counters.STOPPING] += 1
+            return
+        try:
+            self._dispatch(listener, data, addr)
+        except Exception:
+            self.counters[counters.ERRORS] += 1
+            log.exception("internal error on a packet from %s", addr[0])
+
+    def _drop(self, reason: str, host: str, client: Client | None, detail: str = "") -> None:
+        self.counters[reason] += 1
+        self.drops.drop(reason, host, client.name if client else None, detail)
+
+    def _dispatch(self, listener: Listener, data: bytes, addr: Address) -> None:
+        host = addr[0]
+        client = self.clients.lookup(host)
+        if client is None:
+            self._drop(counters.UNKNOWN_CLIENT, host, None)
+            return
+        try:
+            frame = codec.parse_frame(data)
+        except codec.MalformedPacket as exc:
+            self._drop(counters.MALFORMED, host, client, str(exc))
+            return
+        reason = drop_reason(frame, client, listener.accounting)
+        if reason is not None:
+            self._drop(reason, host, client)
+            return
+        code = frame.code
+        self.counters[f"received_code_{code}"] += 1
+        if code == codec.STATUS_SERVER:
+            # RFC 5997: not subject to duplicate detection; always signed.
+            reply_code = codec.ACCOUNTING_RESPONSE if listener.accounting else codec.ACCESS_ACCEPT
+            packet = codec.decode(frame, client.secret, self.dictionary)
+            listener.send(codec.encode_reply(packet, reply_code, (), True), addr)
+            return
+        key: Key = (host, addr[1], listener.index, code, frame.identifier)
+        entry, new = self.duplicates.claim(key, frame.authenticator)
+        if not new:
+            if entry.reply is None:
+                self.counters[counters.DUPLICATE_IN_PROGRESS] += 1
+            else:
+                self.counters[counters.DUPLICATE_RESENT] += 1
+                listener.send(entry.reply, addr)
+            return
+        try:
+            packet = codec.decode(frame, client.secret, self.dictionary)
+            if code == codec.ACCESS_REQUEST:
+                request = auth_request(packet, client, host)
+                work = self._authenticate(packet, client, request)
+            else:
+                work = self._account(packet, client, host)
+        except codec.MalformedPacket as exc:
+            self.duplicates.forget(key, entry)
+            self._drop(counters.MALFORMED, host, client, str(exc))
+            return
+        task = asyncio.get_running_loop().create_task(self._answer(listener, addr, key, entry, work))
+        self.inflight.add(task)
+        task.add_done_callback(self.inflight.discard)
+
+    async def _answer(
+        self, listener: Listener, addr: Address, key: Key, entry: Entry, work: Awaitable[bytes]
+    ) -> None:
+        try:
+            async with asyncio.timeout(self.request_timeout):  # no extra task, unlike wait_for
+                reply = await work
+        except TimeoutError:
+            self.duplicates.forget(key, entry)
+            self.counters[counters.TIMEOUTS] += 1
+            log.error("no answer within %.0f s for a request from %s", self.request_timeout, addr[0])
+            return
+        except Exception:
+            # No answer: the client retries or fails over, as with a server that is down.
+            self.duplicates.forget(key, entry)
+            self.counters[counters.ERRORS] += 1
+            log.exception("internal error answering a request from %s", addr[0])
+            return
+        self.duplicates.answer(key, entry, reply)
+        listener.send(reply, addr)
+
+    async def _authenticate(self, packet: codec.Packet, client: Client, request: AuthRequest) -> bytes:
+        decision = await self.authenticator.authenticate(request)
+        self.counters[f"access_{decision.outcome.value}"] += 1
+        return access_reply(packet, client, decision)
+
+    async def _account(self, packet: codec.Packet, client: Client, host: str) -> bytes:
+        await self.store_accounting(accounting_row(packet, client.name, host))
+        self.counters["accounting_stored"] += 1
+        return codec.encode_reply(packet, codec.ACCOUNTING_RESPONSE, (), False)

@@ -1,0 +1,126 @@
+"""Packets to the engine's AuthRequest, and the engine's Decision back to a reply. No policy here."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import logging
+
+from radiusd.engine.types import AuthRequest, Decision, Outcome, ReplyAttribute
+from radiusd.radius import codec
+from radiusd.radius.clients import Client
+
+log = logging.getLogger(__name__)
+
+FRONTDOOR = "radius"
+MAX_MESSAGE = 80
+"""Reply-Message length: pam_radius_auth shows at most this much of a prompt on one line."""
+DEFAULT_PROMPT = "Enter your one-time code"
+
+# Request attributes handed to the engine for its audit and rules (never a secret).
+CONTEXT_ATTRIBUTES = {
+    4: "NAS-IP-Address",
+    30: "Called-Station-Id",
+    31: "Calling-Station-Id",
+    32: "NAS-Identifier",
+    61: "NAS-Port-Type",
+}
+
+
+def split_static_challenge(password: str) -> tuple[str, str | None]:
+    """OpenVPN static challenge: `SCRV1:base64(password):base64(response)` → (password, code)."""
+    if not password.startswith("SCRV1:"):
+        return password, None
+    parts = password.split(":")
+    if len(parts) != 3:
+        return password, None
+    try:
+        secret = base64.b64decode(parts[1], validate=True).decode()
+        code = base64.b64decode(parts[2], validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return password, None
+    return secret, code
+
+
+def _context_value(code: int, raw: bytes) -> str:
+    if code == 4 and len(raw) == 4:
+        return str(ipaddress.IPv4Address(raw))
+    if code == 61 and len(raw) == 4:
+        return str(int.from_bytes(raw, "big"))
+    return raw.decode("utf-8", "replace")[:253]
+
+
+def _source(packet: codec.Packet, client: Client, peer: str) -> str | None:
+    """The packet's source, or the client's trusted attribute. A client configured with an attribute
+    that is missing or not an address gets None: a rule must not match on the NAS's own address."""
+    if client.source_attribute is None:
+        return peer
+    if client.source_attribute == "Framed-IP-Address":
+        raw = codec.raw_values(packet, codec.FRAMED_IP_ADDRESS)
+        return str(ipaddress.IPv4Address(raw[0])) if raw and len(raw[0]) == 4 else None
+    text = codec.first_text(packet, codec.CALLING_STATION_ID)
+    if text is None:
+        return None
+    try:
+        return str(ipaddress.ip_address(text.strip()))
+    except ValueError:
+        return None
+
+
+def auth_request(packet: codec.Packet, client: Client, peer: str) -> AuthRequest:
+    """Raises codec.MalformedPacket for a User-Password that cannot be a PAP password."""
+    password = codec.user_password(packet) or ""
+    password, code = split_static_challenge(password)
+    states = codec.raw_values(packet, codec.STATE)
+    attributes = {
+        name: _context_value(number, values[0])
+        for number, name in CONTEXT_ATTRIBUTES.items()
+        if (values := codec.raw_values(packet, number))
+    }
+    return AuthRequest(
+        user=(codec.first_text(packet, codec.USER_NAME) or "")[:253],
+        secret=password,
+        frontdoor=FRONTDOOR,
+        client=client.name,
+        source=_source(packet, client, peer),
+        state=states[0] if states else None,
+        code=code,
+        attributes=attributes,
+    )
+
+
+def printable(text: str, limit: int = MAX_MESSAGE) -> str:
+    """One line of printable text, as pam_radius_auth and most VPN clients can show it."""
+    line = "".join(ch if ch.isprintable() else " " for ch in text).strip()
+    return line[:limit]
+
+
+def reply_code_and_attributes(decision: Decision) -> tuple[int, list[ReplyAttribute]]:
+    if decision.outcome is Outcome.ACCEPT:
+        return codec.ACCESS_ACCEPT, list(decision.reply)
+    if decision.outcome is Outcome.CHALLENGE:
+        if not decision.state or len(decision.state) > 253:
+            raise codec.ReplyError("a challenge needs a State of 1 to 253 octets")
+        # Exactly one State and one Reply-Message: pam_radius_auth 2.0.0 needs both.
+        prompt = printable(decision.message) or DEFAULT_PROMPT
+        return codec.ACCESS_CHALLENGE, [("State", decision.state), ("Reply-Message", prompt)]
+    message = printable(decision.message)
+    return codec.ACCESS_REJECT, [("Reply-Message", message)] if message else []
+
+
+def access_reply(packet: codec.Packet, client: Client, decision: Decision) -> bytes:
+    """The encoded reply. An accept whose attributes cannot be encoded becomes a reject: a VPN must
+    not grant a session without the Filter-Id or group the policy asked for."""
+    sign = client.reply_message_authenticator
+    try:
+        code, attributes = reply_code_and_attributes(decision)
+        return codec.encode_reply(packet, code, attributes, sign)
+    except codec.ReplyError as exc:
+        log.error(
+            "cannot answer %s for client %r as decided (%s): sending Access-Reject",
+            decision.outcome.value,
+            client.name,
+            exc,
+        )
+        return codec.encode_reply(packet, codec.ACCESS_REJECT, [], sign)
