@@ -1,36 +1,181 @@
-"""The audit trail: every decision, with never a password, a code or a secret in it."""
+"""The audit trail: every decision, with never a password, a code or a secret in it.
+
+`record` only appends to a list: it runs for every login, so it must cost next to nothing. A
+background task writes the list in batches (one multi-row INSERT) every `flush_interval` or once
+`batch_size` decisions wait, then copies them to the optional JSON-lines file and syslog. `close`
+writes everything still waiting; the server calls it on shutdown (SIGTERM included). When the store
+is unreachable the batch is kept and retried, so nothing is lost short of a crash.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+import logging.handlers
 import time
+from collections.abc import Sequence
+from typing import Any
 
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from radiusd.config.engine import syslog_target
 from radiusd.context import Context
 from radiusd.engine.types import AuthRequest, Decision
 from radiusd.store.models import AuditEvent
+
+log = logging.getLogger(__name__)
+
+MAX_PENDING = 100_000
+"""Decisions kept in memory while the store is unreachable; beyond this the oldest are dropped."""
+RETENTION_CHECK = 3600.0
+
+
+def clean(value: object, limit: int) -> str:
+    """Text the store accepts whatever came in: no NUL, no lone surrogate, cut to the column."""
+    text = "" if value is None else str(value)
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+    return text[:limit]
+
+
+def iso(at: float) -> str:
+    return dt.datetime.fromtimestamp(at, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class AuditTrail:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        self.config = ctx.config.audit
+        self._pending: list[dict[str, Any]] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._syslog: logging.Handler | None = None
+        self._last_retention = 0.0
 
     async def record(self, request: AuthRequest, decision: Decision, latency_ms: float) -> None:
-        event = {
-            "at": time.time(),
-            "frontdoor": request.frontdoor,
-            "client": request.client,
-            "source": request.source,
-            "user": request.user[:255],
-            "factor": decision.factor,
-            "result": decision.outcome.value,
-            "reason": decision.reason[:255],
-            "latency_ms": latency_ms,
-            "node": self.ctx.node,
-        }
-        await self.ctx.db.run(self._insert, event)
+        self._pending.append(
+            {
+                "at": time.time(),
+                "frontdoor": clean(request.frontdoor, 16),
+                "client": clean(request.client, 255),
+                "source": clean(request.source, 64) if request.source is not None else None,
+                "user": clean(request.user, 255),
+                "factor": clean(decision.factor, 16),
+                "result": decision.outcome.value,
+                "reason": clean(decision.reason, 255),
+                "latency_ms": round(float(latency_ms), 3),
+                "node": clean(self.ctx.node, 64),
+            }
+        )
+        if len(self._pending) > MAX_PENDING:
+            del self._pending[: len(self._pending) - MAX_PENDING]
+            log.error("audit: the store has been unreachable too long; oldest decisions dropped")
+        if self._task is None and not self._closing:
+            self._task = asyncio.get_running_loop().create_task(self._flusher())
+        if len(self._pending) >= self.config.batch_size:
+            self._wake.set()
 
-    def _insert(self, event: dict[str, object]) -> None:
+    async def _flusher(self) -> None:
+        backoff = self.config.flush_interval
+        while not self._closing:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=backoff)
+            self._wake.clear()
+            backoff = self.config.flush_interval if await self.flush() else min(backoff * 2, 30.0)
+
+    async def flush(self) -> bool:
+        """Write what is waiting; False (and the batch kept) if the store refused it."""
+        while self._pending:
+            batch, self._pending = (
+                self._pending[: self.config.batch_size],
+                self._pending[self.config.batch_size :],
+            )
+            try:
+                await self.ctx.db.run(self._write, batch)
+            except Exception as exc:
+                self._pending[:0] = batch
+                log.error(
+                    "audit: writing %d decisions failed (%s); will retry", len(batch), type(exc).__name__
+                )
+                return False
+        return True
+
+    def _write(self, batch: list[dict[str, Any]]) -> None:
+        now = time.time()
         with self.ctx.db.session() as s, s.begin():
-            s.execute(AuditEvent.__table__.insert().values(**event))
+            s.execute(insert(AuditEvent), batch)
+            if now - self._last_retention > RETENTION_CHECK:
+                self._last_retention = now
+                s.execute(delete(AuditEvent).where(AuditEvent.at < now - self.config.retention_days * 86400))
+        lines = [json.dumps({**e, "at": iso(e["at"])}, ensure_ascii=False) for e in batch]
+        self._to_file(lines)
+        self._to_syslog(lines)
+
+    def _to_file(self, lines: list[str]) -> None:
+        if self.config.jsonl_file is None:
+            return
+        try:
+            # Opened per batch so that log rotation (rename, then a new file) needs no signal.
+            with open(self.config.jsonl_file, "a", encoding="utf-8") as f:
+                f.write("".join(line + "\n" for line in lines))
+        except OSError as exc:
+            log.error("audit: cannot append to %s: %s", self.config.jsonl_file, exc.strerror)
+
+    def _to_syslog(self, lines: list[str]) -> None:
+        if not self.config.syslog:
+            return
+        try:
+            if self._syslog is None:
+                handler = logging.handlers.SysLogHandler(
+                    address=syslog_target(self.config.syslog_address),
+                    facility=self.config.syslog_facility,
+                )
+                handler.ident = "radiusd-audit: "
+                self._syslog = handler
+            for line in lines:
+                self._syslog.emit(
+                    logging.makeLogRecord({"msg": line, "levelno": logging.INFO, "levelname": "INFO"})
+                )
+        except OSError as exc:
+            self._syslog = None
+            log.error("audit: syslog at %s unreachable: %s", self.config.syslog_address, exc.strerror)
 
     async def close(self) -> None:
-        """Flush anything pending (called on shutdown)."""
+        """Flush anything pending (called on shutdown); nothing recorded before is lost."""
+        self._closing = True
+        if self._task is not None:
+            self._wake.set()
+            await self._task
+            self._task = None
+        for _ in range(5):
+            if await self.flush():
+                break
+            await asyncio.sleep(0.5)
+        if self._syslog is not None:
+            self._syslog.close()
+            self._syslog = None
+
+
+def search(
+    session: Session,
+    user: str | None = None,
+    since: float | None = None,
+    result: str | None = None,
+    frontdoor: str | None = None,
+    limit: int = 50,
+) -> Sequence[AuditEvent]:
+    """The newest decisions first, filtered; for `radiusd audit list`."""
+    query = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)
+    if user is not None:
+        query = query.where(AuditEvent.user == user)
+    if since is not None:
+        query = query.where(AuditEvent.at >= since)
+    if result is not None:
+        query = query.where(AuditEvent.result == result)
+    if frontdoor is not None:
+        query = query.where(AuditEvent.frontdoor == frontdoor)
+    return session.scalars(query).all()
