@@ -45,8 +45,6 @@ class Sender(Protocol):
 
     async def send(self, to: str, message: CodeMessage) -> None: ...
 
-    async def close(self) -> None: ...
-
 
 BACKOFF = 0.2
 """Seconds before the first retry; doubled for each further one."""

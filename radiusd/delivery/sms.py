@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -27,14 +28,17 @@ class HttpSmsSender:
     def __init__(self, cfg: SmsConfig) -> None:
         self.cfg = cfg
         self.gateway = gateway(cfg)
-        auth = (cfg.account or "", cfg.token or "") if self.gateway.basic_auth else None
-        # One client for the server's life: connections are reused and the TLS context is built once.
-        self._client = httpx.AsyncClient(timeout=cfg.timeout, auth=auth, follow_redirects=False)
+        self._auth = (cfg.account or "", cfg.token or "") if self.gateway.basic_auth else None
+        # Built once (loading the CA bundle takes a while); a client per message is then cheap and
+        # belongs to whichever event loop sends, and codes are too rare to need kept connections.
+        self._tls = ssl.create_default_context()
 
-    async def close(self) -> None:
-        await self._client.aclose()
+    def _client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            timeout=self.cfg.timeout, auth=self._auth, verify=self._tls, follow_redirects=False
+        )
 
-    def request(self, to: str, message: CodeMessage) -> httpx.Request:
+    def request(self, client: httpx.AsyncClient, to: str, message: CodeMessage) -> httpx.Request:
         cfg, gw = self.cfg, self.gateway
         values = {
             "to": to,
@@ -48,27 +52,33 @@ class HttpSmsSender:
         headers = {name: render(value, values) for name, value in gw.headers.items()}
         body = _fill(gw.body, values)
         if gw.method == "GET":
-            return self._client.build_request("GET", url, headers=headers, params=body)
+            return client.build_request("GET", url, headers=headers, params=body)
         if gw.body_format == "json":
-            return self._client.build_request("POST", url, headers=headers, json=body)
-        return self._client.build_request("POST", url, headers=headers, data=body)
+            return client.build_request("POST", url, headers=headers, json=body)
+        return client.build_request("POST", url, headers=headers, data=body)
 
     async def send(self, to: str, message: CodeMessage) -> None:
-        request = self.request(to, message)
-        where = f"sms gateway {urlsplit(str(request.url)).netloc}"
+        async with self._client() as client:
+            request = self.request(client, to, message)
+            where = f"sms gateway {urlsplit(str(request.url)).netloc}"
 
-        async def attempt() -> None:
-            try:
-                response = await self._client.send(request)
-            except httpx.TimeoutException:
-                raise DeliveryError(f"{where}: no answer within {self.cfg.timeout:g} s") from None
-            except httpx.ConnectError as exc:
-                raise DeliveryError(f"{where}: cannot connect ({_reason(exc)})") from None
-            except httpx.HTTPError as exc:
-                raise DeliveryError(f"{where}: {_reason(exc)}") from None
-            self._check(where, response, message.code)
+            async def attempt() -> None:
+                await self._attempt(client, request, where, message.code)
 
-        await with_retries(where, attempt, self.cfg.timeout, self.cfg.retries)
+            await with_retries(where, attempt, self.cfg.timeout, self.cfg.retries)
+
+    async def _attempt(
+        self, client: httpx.AsyncClient, request: httpx.Request, where: str, code: str
+    ) -> None:
+        try:
+            response = await client.send(request)
+        except httpx.TimeoutException:
+            raise DeliveryError(f"{where}: no answer within {self.cfg.timeout:g} s") from None
+        except httpx.ConnectError as exc:
+            raise DeliveryError(f"{where}: cannot connect ({_reason(exc)})") from None
+        except httpx.HTTPError as exc:
+            raise DeliveryError(f"{where}: {_reason(exc)}") from None
+        self._check(where, response, code)
 
     def _check(self, where: str, response: httpx.Response, code: str) -> None:
         gw = self.gateway

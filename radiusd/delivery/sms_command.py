@@ -22,9 +22,6 @@ class CommandSender:
     def __init__(self, cfg: SmsConfig) -> None:
         self.cfg = cfg
 
-    async def close(self) -> None:
-        return None
-
     def argv(self, to: str, message: CodeMessage) -> list[str]:
         values = {"to": to, "text": render(self.cfg.text, message.fields())}
         return [render(arg, values) for arg in self.cfg.command]

@@ -28,9 +28,6 @@ class SmtpSender:
         self.cfg = cfg
         self._tls = tls_context(cfg) if cfg.security != "none" else None
 
-    async def close(self) -> None:
-        return None  # one connection per message: nothing held open
-
     def compose(self, to: str, message: CodeMessage) -> EmailMessage:
         fields = message.fields()
         mail = EmailMessage()

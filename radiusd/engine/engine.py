@@ -23,6 +23,7 @@ reason is only in Decision.reason. Any unexpected error is a reject, never an ac
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -180,15 +181,18 @@ class Engine:
             )  # fmt: skip
             return _Result(Decision.challenge(prompt, state, "password ok; asked for the code", "otp"))
         try:
-            started = await factor.start(self.ctx, user, pick, req.challenge)
+            started = await factor.start(self.ctx, user, pick, req.challenge, request)
         except FactorError as exc:
-            return _Result(Decision.reject(f"{pick.type}: {exc}", message=str(exc), factor=pick.type))
+            return _Result(Decision.reject(f"{pick.type}: {exc.reason}", message=str(exc), factor=pick.type))
         if started is None:
             return _Result(Decision.reject(f"{pick.type}: cannot start a challenge", factor=pick.type))
-        state = await self.challenges.open(
-            request, user, req.challenge, factor=pick.type, token_id=pick.id, code_hash=started.code_hash,
-            context={**context, **started.context, "prompt": started.prompt},
-        )  # fmt: skip
+        if started.reuse is not None:  # the factor's challenge still open: no new code, same attempts
+            state = started.reuse.encode("ascii")
+        else:
+            state = await self.challenges.open(
+                request, user, req.challenge, factor=pick.type, token_id=pick.id,
+                code_hash=started.code_hash, context={**context, **started.context, "prompt": started.prompt},
+            )  # fmt: skip
         return _Result(
             Decision.challenge(started.prompt, state, f"password ok; {pick.type} challenge", pick.type)
         )
@@ -216,7 +220,11 @@ class Engine:
             token = next((t for t in tokens if t.id == challenge.token_id), None)
             if token is not None:
                 check = self.factors[token.type].check_answer
-                match = self._try(check, token, challenge, answer, now, self.ctx.keyring)
+                # Off the loop: an answer may be checked with argon2 (security questions).
+                match = await asyncio.wait_for(
+                    asyncio.to_thread(self._try, check, token, challenge, answer, now, self.ctx.keyring),
+                    self.settings.backend_timeout,
+                )
                 found = _Found(Split("", "", True), token, match) if match else None
         if found is not None:
             result = await self._consume(found, req, now, challenge.id)

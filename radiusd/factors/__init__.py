@@ -8,11 +8,22 @@ from __future__ import annotations
 from radiusd.config.engine import EngineConfig
 from radiusd.factors.backup import BackupFactor
 from radiusd.factors.base import Factor
+from radiusd.factors.email import EmailFactor
 from radiusd.factors.hotp import HotpFactor
+from radiusd.factors.questions import QuestionsFactor
+from radiusd.factors.sms import SmsFactor
 from radiusd.factors.totp import TotpFactor
 from radiusd.factors.yubikey import YubikeyFactor
 
-FACTOR_CLASSES: list[type[Factor]] = [TotpFactor, HotpFactor, YubikeyFactor, BackupFactor]
+FACTOR_CLASSES: list[type[Factor]] = [
+    TotpFactor,
+    HotpFactor,
+    YubikeyFactor,
+    BackupFactor,
+    EmailFactor,
+    SmsFactor,
+    QuestionsFactor,
+]
 
 
 def build_factors(engine: EngineConfig) -> dict[str, Factor]:

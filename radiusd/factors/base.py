@@ -50,10 +50,16 @@ from radiusd.crypto.keyring import PURPOSE_TOKEN, Keyring
 if TYPE_CHECKING:
     from radiusd.config.engine import ChallengeSettings, EngineConfig
     from radiusd.context import Context
+    from radiusd.engine.types import AuthRequest
 
 
 class FactorError(Exception):
-    """A factor cannot go on (a code could not be sent); the message may be shown to the user."""
+    """A factor cannot go on (a code could not be sent); the message may be shown to the user,
+    `reason` says why for the audit ("sms gateway api.example.com: HTTP 500")."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +117,9 @@ class ChallengeStart:
     prompt: str
     code_hash: str | None = None
     context: Mapping[str, Any] = field(default_factory=dict)
+    reuse: str | None = None
+    """The state of this token's challenge still open for this user and client: answer that one
+    (same code, same attempt count) rather than opening another."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +148,12 @@ class Factor:
         return None
 
     async def start(
-        self, ctx: Context, user: UserRecord, token: TokenRecord, settings: ChallengeSettings
+        self,
+        ctx: Context,
+        user: UserRecord,
+        token: TokenRecord,
+        settings: ChallengeSettings,
+        request: AuthRequest | None = None,
     ) -> ChallengeStart | None:
         return None
 

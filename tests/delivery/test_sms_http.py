@@ -29,16 +29,8 @@ def code_message(code: str = "731904") -> CodeMessage:
     return CodeMessage(code=code, validity=120, service="vpn", user="bob", expires_at=time.time() + 120)
 
 
-async def _send(cfg: SmsConfig) -> None:
-    sender = sms_sender(cfg)
-    try:
-        await sender.send(PHONE, code_message())
-    finally:
-        await sender.close()
-
-
 def send(cfg: SmsConfig) -> None:
-    asyncio.run(_send(cfg))
+    asyncio.run(sms_sender(cfg).send(PHONE, code_message()))
 
 
 def config(**kwargs: Any) -> SmsConfig:
@@ -190,7 +182,6 @@ def test_a_hanging_gateway_times_out_without_stalling_the_loop() -> None:
                 return "sent"
 
             _, outcome = await asyncio.gather(other_user(), delivery())
-            await sender.close()
             return order, outcome
 
         order, outcome = asyncio.run(scenario())
