@@ -13,6 +13,7 @@ import binascii
 import hashlib
 import os
 import secrets
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -117,7 +118,7 @@ def _show_provisioning(uri: str, png: Path | None) -> Callable[[], None]:
     def show() -> None:
         qr = segno.make(uri, error="m")
         click.echo("Scan this QR code with an authenticator app:")
-        qr.terminal(out=click.get_text_stream("stdout"), compact=True)
+        qr.terminal(out=sys.stdout, compact=True)
         click.echo(uri)
         if png is not None:
             # The image holds the seed: readable by its owner only.
