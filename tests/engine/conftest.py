@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pyotp
 import pytest
@@ -24,6 +24,7 @@ from radiusd.store.schema import upgrade
 
 PASSWORD = "correct horse"
 SEED = b"12345678901234567890"
+T = TypeVar("T")
 
 
 def make_context(tmp_path: Path, db_url: str, **sections: Any) -> Context:
@@ -45,7 +46,9 @@ class Store:
 
     ctx: Context
     tmp_path: Path
+    runner: asyncio.Runner
     contexts: list[Context] = field(default_factory=list)
+    engines: list[Engine] = field(default_factory=list)
 
     def user(self, name: str, password: str | None = PASSWORD, **fields: Any) -> None:
         with self.ctx.db.sessions.begin() as s:
@@ -80,20 +83,38 @@ class Store:
         another worker or node would have it; `sections` override the configuration."""
         ctx = make_context(self.tmp_path, self.ctx.config.database_url, **sections)
         self.contexts.append(ctx)
-        return Engine(ctx)
+        engine = Engine(ctx)
+        self.engines.append(engine)
+        return engine
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run on the test's one event loop (the engine's background tasks live on it)."""
+        return self.runner.run(coro)
+
+    def login(self, engine: Engine, user: str, secret: str, **fields: Any) -> Decision:
+        return self.run(engine.authenticate(request(user, secret, **fields)))
+
+    def close(self) -> None:
+        for engine in self.engines:
+            self.run(engine.close())
+        self.engines.clear()
+
+
+def request(user: str, secret: str, **fields: Any) -> AuthRequest:
+    fields.setdefault("client", "vpn")
+    return AuthRequest(user=user, secret=secret, frontdoor="radius", **fields)
 
 
 @pytest.fixture
 def store(tmp_path: Path, db_url: str) -> Iterator[Store]:
     ctx = make_context(tmp_path, db_url)
     upgrade(ctx.db)
-    made = Store(ctx, tmp_path)
-    yield made
-    for other in made.contexts:
-        other.close()
-    ctx.close()
-
-
-def login(engine: Engine, user: str, secret: str, **fields: Any) -> Decision:
-    request = AuthRequest(user=user, secret=secret, frontdoor="radius", client="vpn", **fields)
-    return asyncio.run(engine.authenticate(request))
+    with asyncio.Runner() as runner:
+        made = Store(ctx, tmp_path, runner)
+        try:
+            yield made
+        finally:
+            made.close()
+            for other in made.contexts:
+                other.close()
+            ctx.close()
