@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import yaml
@@ -12,6 +14,20 @@ from click.testing import CliRunner, Result
 from radiusd.cli.main import cli
 from radiusd.crypto.keyring import Keyring
 from radiusd.store.database import Database
+
+
+def _suite_helpers() -> ModuleType:
+    """tests/conftest.py, loaded by path: under pytest the name `conftest` means this file here."""
+    spec = importlib.util.spec_from_file_location(
+        "radiusd_suite_conftest", Path(__file__).parents[1] / "conftest.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+require_program = _suite_helpers().require_program
 
 
 @dataclass
