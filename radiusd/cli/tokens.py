@@ -26,8 +26,13 @@ import segno
 
 from radiusd.cli.main import CliState, UsageError, pass_state
 from radiusd.cli.output import emit_rows, json_option
+from radiusd.cli.secret_input import prompt_twice, read_stdin
 from radiusd.cli.store_access import open_store, transaction
+from radiusd.crypto.passwords import PasswordHashing
+from radiusd.delivery.addresses import normalise_email, normalise_phone
+from radiusd.factors.questions import answer_rows, check_question
 from radiusd.store import admin
+from radiusd.store.models import TokenItem
 
 # RFC 4226 §4 R6: the shared secret MUST be at least 128 bits; we generate 160 (its recommendation).
 MIN_SEED_BYTES = 16
@@ -53,6 +58,14 @@ class TokenRequest:
     description: str = ""
     png: Path | None = None
     issuer: str = "radiusd"
+    to: str | None = None
+    """email, sms: where this token's codes go, instead of the user's address or number."""
+    user_email: str | None = None
+    user_phone: str | None = None
+    questions: tuple[str, ...] = ()
+    answers_stdin: bool = False
+    passwords: PasswordHashing | None = None
+    """questions: hashes the answers (argon2id, the configured parameters)."""
 
 
 @dataclass
@@ -63,6 +76,8 @@ class Enrolment:
     """The raw secret, sealed with the key ring before it reaches the store; None if the type has none."""
     params: dict[str, Any] = field(default_factory=dict)
     counter: int = -1
+    items: list[dict[str, str]] = field(default_factory=list)
+    """Hashed items stored with the token (token_items: label, value_hash)."""
     show: Callable[[], None] = lambda: None
     """Called after the token is stored: print the URI and QR code, write files …"""
 
@@ -164,6 +179,51 @@ def enrol_hotp(req: TokenRequest) -> Enrolment:
     return enrolment
 
 
+# -- challenge factors (email, SMS, security questions) -----------------------------------------
+
+
+def _destination(req: TokenRequest, kind: str, check: Callable[[str], str], own: str | None) -> Enrolment:
+    if req.secret is not None or req.secret_hex is not None or req.questions:
+        raise UsageError(f"{kind} tokens take only --to")
+    try:
+        to = check(req.to) if req.to is not None else None
+    except ValueError as exc:
+        raise UsageError(f"--to: {exc}") from None
+    if to is None and not own:
+        option = "--email" if kind == "email" else "--phone"
+        raise UsageError(f"{req.user} has no {kind} destination: give --to, or set `user edit {option}`")
+    return Enrolment(secret=None, params={"to": to} if to else {})
+
+
+@token_type("email")
+def enrol_email(req: TokenRequest) -> Enrolment:
+    return _destination(req, "email", normalise_email, req.user_email)
+
+
+@token_type("sms")
+def enrol_sms(req: TokenRequest) -> Enrolment:
+    return _destination(req, "sms", normalise_phone, req.user_phone)
+
+
+@token_type("questions")
+def enrol_questions(req: TokenRequest) -> Enrolment:
+    if not req.questions:
+        raise UsageError('give at least one --question "…" (the answers are asked for, or read from stdin)')
+    if req.to is not None or req.secret is not None or req.secret_hex is not None:
+        raise UsageError("questions tokens take only --question and --answers-stdin")
+    assert req.passwords is not None
+    try:
+        questions = [check_question(q) for q in req.questions]
+        answers = [
+            read_stdin(f"answer to {q!r}") if req.answers_stdin else prompt_twice(f"answer to {q!r}")
+            for q in questions
+        ]
+        items = answer_rows(req.passwords, list(zip(questions, answers, strict=True)))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return Enrolment(secret=None, params={"questions": len(items)}, items=items)
+
+
 # -- commands ----------------------------------------------------------------------------------
 
 
@@ -184,6 +244,10 @@ def token() -> None:
 @click.option("--description", default="", help="Free text, e.g. the device.")
 @click.option("--png", type=click.Path(dir_okay=False, path_type=Path), help="Also write the QR code here.")
 @click.option("--issuer", default="radiusd", show_default=True, help="The name the app shows.")
+@click.option("--to", help="email, sms: send the codes here rather than to the user's address or number.")
+@click.option("--question", "questions", multiple=True, help="questions: a security question (repeatable).")
+@click.option("--answers-stdin", is_flag=True, help="questions: read the answers from stdin, one a line.")
+@click.option("--preferred", is_flag=True, help="Use this token first among the user's challenge factors.")
 @pass_state
 def token_add(
     state: CliState,
@@ -198,6 +262,10 @@ def token_add(
     description: str,
     png: Path | None,
     issuer: str,
+    to: str | None,
+    questions: tuple[str, ...],
+    answers_stdin: bool,
+    preferred: bool,
 ) -> None:
     """Enrol a token of TYPE for USER. TOTP and HOTP without --secret get a new seed, shown once
     as an otpauth:// URI and a QR code."""
@@ -208,7 +276,8 @@ def token_add(
         )
     ctx = open_store(state)
     with transaction(ctx) as s:
-        admin.get_user(s, user)  # an unknown user fails before anything is generated
+        owner = admin.get_user(s, user)  # an unknown user fails before anything is generated
+        user_email, user_phone = owner.email, owner.phone
     request = TokenRequest(
         user=user,
         secret=secret,
@@ -220,6 +289,12 @@ def token_add(
         description=description,
         png=png,
         issuer=issuer,
+        to=to,
+        user_email=user_email,
+        user_phone=user_phone,
+        questions=questions,
+        answers_stdin=answers_stdin,
+        passwords=ctx.passwords,
     )
     enrolment = enrol(request)
     with transaction(ctx) as s:
@@ -233,6 +308,10 @@ def token_add(
             counter=enrolment.counter,
             description=description,
         )
+        s.add_all(TokenItem(token_id=stored.id, **item) for item in enrolment.items)
+        if preferred:
+            for other in stored.user.tokens:
+                other.preferred = other is stored
     click.echo(f"token {stored.id} ({type_name}) added for {user}")
     enrolment.show()
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import click
 
-from radiusd.cli.main import CliState, pass_state
+from radiusd.cli.main import CliState, UsageError, pass_state
 from radiusd.cli.output import emit_object, emit_rows, json_option
 from radiusd.cli.secret_input import prompt_twice, read_stdin
 from radiusd.cli.store_access import open_store, transaction
 from radiusd.config import Config
+from radiusd.delivery.addresses import normalise_email, normalise_phone
 from radiusd.store import admin
 
 
@@ -24,12 +28,39 @@ def user() -> None:
     """Users, their passwords and their state."""
 
 
+Callback = Callable[[click.Context, click.Parameter, str | None], str | None]
+
+
+def _checked(check: Callable[[str], str]) -> Callback:
+    """A click callback: None stays None, "" clears, anything else must pass `check`."""
+
+    def callback(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+        if not value:
+            return value
+        try:
+            return check(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+
+    return callback
+
+
+email_option = click.option(
+    "--email", callback=_checked(normalise_email), help='Address for codes by email ("" clears it).'
+)
+phone_option = click.option(
+    "--phone",
+    callback=_checked(normalise_phone),
+    help='Number for codes by SMS, international format: +4915112345678 ("" clears it).',
+)
+
+
 @user.command("add")
 @click.argument("name")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
 @click.option("--no-password", is_flag=True, help="Set no local password (set one later with passwd).")
-@click.option("--email", help="Address for codes by email.")
-@click.option("--phone", help="Number for codes by SMS (international format).")
+@email_option
+@phone_option
 @click.option("--group", "groups", multiple=True, metavar="GROUP", help="Add to GROUP (repeatable).")
 @click.option(
     "--backend",
@@ -58,9 +89,34 @@ def user_add(
     password_hash = ctx.passwords.hash(password) if password is not None else None
     with transaction(ctx) as s:
         admin.add_user(
-            s, name, password_hash=password_hash, email=email, phone=phone, backend=backend, groups=groups
+            s,
+            name,
+            password_hash=password_hash,
+            email=email or None,
+            phone=phone or None,
+            backend=backend,
+            groups=groups,
         )
     click.echo(f"user {name} added")
+
+
+@user.command("edit")
+@click.argument("name")
+@email_option
+@phone_option
+@pass_state
+def user_edit(state: CliState, name: str, email: str | None, phone: str | None) -> None:
+    """Change a user's email address or phone number (where codes are sent)."""
+    if email is None and phone is None:
+        raise UsageError("nothing to change: give --email and/or --phone")
+    with transaction(open_store(state)) as s:
+        found = admin.get_user(s, name)
+        if email is not None:
+            found.email = email or None
+        if phone is not None:
+            found.phone = phone or None
+        found.updated_at = time.time()
+    click.echo(f"user {name} changed")
 
 
 @user.command("list")
