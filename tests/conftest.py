@@ -19,6 +19,9 @@ import yaml
 PG_ADMIN_URL = os.environ.get("RADIUSD_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
+# Searches every log line and audit row of the run for the passwords and codes the tests used.
+pytest_plugins = ["audit.secret_scan"]
+
 
 def unavailable(reason: str) -> None:
     """Skip on a developer's machine; fail in CI, where everything must run."""
@@ -71,7 +74,11 @@ def pg_url(pg_admin: Any) -> Iterator[str]:
     name = f"radiusd_t_{secrets.token_hex(6)}"
     with pg_admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    yield url
+    from audit.secret_scan import collect_database
+
+    collect_database(url)  # its audit rows join the run-wide secret scan before they are gone
     with pg_admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
