@@ -9,7 +9,7 @@ CONFIG ?= conf/radiusd.yaml
 PYTEST_ARGS ?=
 
 DEBIAN_PACKAGES := freeradius-utils libpam-radius-auth pamtester slapd ldap-utils openssh-server \
-	freeradius libpam-modules postgresql-client
+	freeradius libpam-modules postgresql-client faketime gcc libc6-dev libpam0g-dev passwd
 
 .PHONY: run test lint venv debian-packages clean migration
 
