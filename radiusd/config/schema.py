@@ -8,8 +8,10 @@ from typing import Literal
 from pydantic import Field
 
 from radiusd.config.backends import BackendsConfig
+from radiusd.config.crowd import CrowdConfig
 from radiusd.config.delivery import DeliveryConfig
 from radiusd.config.engine import AuditConfig, ChallengeSettings, EngineConfig, LockoutConfig, RuleConfig
+from radiusd.config.ldap_proxy import LdapProxyConfig
 from radiusd.config.radius import RadiusConfig
 from radiusd.config.types import ConfigPath, Section
 
@@ -43,6 +45,8 @@ class Config(Section):
     rules: list[RuleConfig] = Field(default_factory=list)
     audit: AuditConfig = AuditConfig()
     delivery: DeliveryConfig = DeliveryConfig()
+    ldap_proxy: LdapProxyConfig = LdapProxyConfig()
+    crowd: CrowdConfig = CrowdConfig()
 
     @property
     def database_url(self) -> str:
