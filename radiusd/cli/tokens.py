@@ -14,6 +14,7 @@ import hashlib
 import os
 import secrets
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,8 +31,10 @@ from radiusd.cli.secret_input import prompt_twice, read_stdin
 from radiusd.cli.store_access import open_store, transaction
 from radiusd.crypto.passwords import PasswordHashing
 from radiusd.delivery.addresses import normalise_email, normalise_phone
+from radiusd.factors import backup, yubikey
+from radiusd.factors.hotp import HotpFactor
 from radiusd.factors.questions import answer_rows, check_question
-from radiusd.store import admin
+from radiusd.store import admin, auth
 from radiusd.store.models import TokenItem
 
 # RFC 4226 §4 R6: the shared secret MUST be at least 128 bits; we generate 160 (its recommendation).
@@ -66,6 +69,10 @@ class TokenRequest:
     answers_stdin: bool = False
     passwords: PasswordHashing | None = None
     """questions: hashes the answers (argon2id, the configured parameters)."""
+    public_id: str | None = None
+    private_id: str | None = None
+    aes_key: str | None = None
+    """yubikey: the public id (modhex), private id and AES key (hex) the key was programmed with."""
 
 
 @dataclass
@@ -224,6 +231,43 @@ def enrol_questions(req: TokenRequest) -> Enrolment:
     return Enrolment(secret=None, params={"questions": len(items)}, items=items)
 
 
+# -- YubiKey OTP and backup codes -----------------------------------------------------------------
+
+
+def _only(req: TokenRequest, kind: str, allowed: str, *extra: object) -> None:
+    if any(v is not None for v in (req.secret, req.secret_hex, req.to, *extra)) or req.questions:
+        raise UsageError(f"{kind} tokens take only {allowed}")
+
+
+@token_type("yubikey")
+def enrol_yubikey(req: TokenRequest) -> Enrolment:
+    _only(req, "yubikey", "--public-id, --private-id and --aes-key")
+    if not (req.public_id and req.private_id and req.aes_key):
+        raise UsageError("yubikey tokens need --public-id, --private-id and --aes-key")
+    public_id = req.public_id.strip().lower()
+    if len(public_id) > 32 or not yubikey.is_modhex(public_id):
+        raise UsageError("--public-id: expected up to 16 bytes in modhex (letters cbdefghijklnrtuv)")
+    try:
+        material = yubikey.seal_material(parse_hex(req.aes_key), parse_hex(req.private_id))
+    except yubikey.YubikeyError:
+        raise UsageError("--aes-key is 32 hex digits and --private-id 12 hex digits") from None
+    return Enrolment(secret=material, params={"public_id": public_id})
+
+
+@token_type("backup")
+def enrol_backup(req: TokenRequest) -> Enrolment:
+    _only(req, "backup", "--description", req.public_id, req.private_id, req.aes_key)
+    key, codes = backup.new_key(), backup.generate_codes()
+    items = [{"label": "", "value_hash": backup.hash_code(key, code)} for code in codes]
+
+    def show() -> None:
+        click.echo("Backup codes (each works once; they are not shown again):")
+        for code in codes:
+            click.echo(f"  {backup.display(code)}")
+
+    return Enrolment(secret=key, params={"count": len(codes)}, items=items, show=show)
+
+
 # -- commands ----------------------------------------------------------------------------------
 
 
@@ -248,6 +292,9 @@ def token() -> None:
 @click.option("--question", "questions", multiple=True, help="questions: a security question (repeatable).")
 @click.option("--answers-stdin", is_flag=True, help="questions: read the answers from stdin, one a line.")
 @click.option("--preferred", is_flag=True, help="Use this token first among the user's challenge factors.")
+@click.option("--public-id", help="yubikey: the public id (modhex) the key types first.")
+@click.option("--private-id", help="yubikey: the private id (12 hex digits).")
+@click.option("--aes-key", help="yubikey: the AES key (32 hex digits).")
 @pass_state
 def token_add(
     state: CliState,
@@ -266,6 +313,9 @@ def token_add(
     questions: tuple[str, ...],
     answers_stdin: bool,
     preferred: bool,
+    public_id: str | None,
+    private_id: str | None,
+    aes_key: str | None,
 ) -> None:
     """Enrol a token of TYPE for USER. TOTP and HOTP without --secret get a new seed, shown once
     as an otpauth:// URI and a QR code."""
@@ -289,6 +339,9 @@ def token_add(
         description=description,
         png=png,
         issuer=issuer,
+        public_id=public_id,
+        private_id=private_id,
+        aes_key=aes_key,
         to=to,
         user_email=user_email,
         user_phone=user_phone,
@@ -363,6 +416,27 @@ def token_enable(state: CliState, token_id: int) -> None:
 def token_disable(state: CliState, token_id: int) -> None:
     """Stop accepting codes from this token (it stays enrolled)."""
     _set_enabled(state, token_id, False)
+
+
+@token.command("resync")
+@click.argument("user")
+@click.argument("code1")
+@click.argument("code2")
+@pass_state
+def token_resync(state: CliState, user: str, code1: str, code2: str) -> None:
+    """Re-synchronise USER's HOTP token with two consecutive codes (CODE1 then CODE2), searched
+    within engine.hotp_resync_window codes after the last one accepted."""
+    ctx = open_store(state)
+    loaded = auth.load_user(ctx.db, user)
+    if loaded is None:
+        raise UsageError(f"no such user: {user}")
+    factor = HotpFactor(ctx.config.engine)
+    for candidate in (t for t in loaded.tokens if t.type == "hotp"):
+        match = factor.resync(candidate, code1, code2, ctx.keyring)
+        if match is not None and auth.consume(ctx.db, match, time.time()):
+            click.echo(f"token {candidate.id} (hotp) re-synchronised")
+            return
+    raise UsageError(f"no enabled hotp token of {user} produced these two codes in a row")
 
 
 commands = [token]
