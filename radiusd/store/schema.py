@@ -6,6 +6,7 @@ migrates its own store: `radiusd db upgrade`.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -16,6 +17,9 @@ from alembic.script import ScriptDirectory
 from radiusd.store.database import Database
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+# Alembic announces its dialect at INFO on every schema check; radiusd reports what matters itself.
+logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
 
 
 class SchemaError(Exception):
