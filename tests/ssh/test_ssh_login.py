@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pyotp
 import pytest
+from delivery_peers import SmtpServer
 from pam_peers import helper_config, local_user, pam_module_path, silent_udp_port
 from radius.radius_server import SECRET, base_config, running_radiusd
 from sshd_peer import running_sshd, ssh_login
@@ -88,3 +89,26 @@ def test_debian_pam_radius_auth_with_challenge(tmp_path: Path) -> None:
     assert good.ok
     assert good.prompts[0] == "Password: "
     assert "Enter your one-time code" in good.prompts[1]
+
+
+def test_email_code_challenge(pam_module_path: Path, tmp_path: Path) -> None:
+    """Separate prompts: the right password makes radiusd mail a code; its challenge asks for it."""
+    with SmtpServer(mkdir(tmp_path / "m")) as smtp, local_user("unused") as user:
+        config = base_config(mkdir(tmp_path / "r"))
+        config["delivery"] = {"smtp": {"host": "127.0.0.1", "port": smtp.port, "security": "none"}}
+        with running_radiusd(tmp_path / "r", users={user: PASSWORD}, config=config) as radiusd:
+            radiusd.cli("token", "add", user, "email", "--to", f"{user}@example.org")
+            helper = helper_config(tmp_path / "pam.yaml", [(radiusd.auth_port, SECRET)])
+            stack = [f"auth required {pam_module_path} config={helper} prompt=separate"]
+            with running_sshd(mkdir(tmp_path / "s"), stack) as sshd:
+
+                def answer(prompt: str) -> str:
+                    if prompt == "Password: ":
+                        return PASSWORD
+                    smtp.wait_for(1)
+                    return smtp.last_code()
+
+                result = ssh_login(sshd.port, user, answer)
+    assert result.ok, result.prompts
+    assert len(result.prompts) == 2 and result.prompts[1] != "Password: "
+    assert len(smtp.messages) == 1
