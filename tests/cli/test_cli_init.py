@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 from conftest import Radiusd, make_radiusd
@@ -71,3 +73,20 @@ def test_key_rotate_reencrypts_every_secret(radiusd: Radiusd) -> None:
     # A server that loaded the key file before the rotation still opens the new ciphertexts.
     assert before.decrypt(token_cipher, PURPOSE_TOKEN) == base64.b32decode(SEED)
     assert before.decrypt(client_cipher, PURPOSE_CLIENT) == b"a-long-shared-secret"
+
+
+def test_serve_refuses_a_database_that_was_not_upgraded(tmp_path: Path) -> None:
+    run = make_radiusd(tmp_path, None)
+    run.data_dir.mkdir()
+    radiusd = Path(sys.executable).with_name("radiusd")
+    result = subprocess.run(
+        [str(radiusd), "-c", str(run.config), "serve", "--auth-port", "0", "--acct-port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: the database schema is at nothing (empty database), this radiusd needs 0001: "
+        "run 'radiusd db upgrade'"
+    )
