@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import importlib.util
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any, TypeVar
 
 import pyotp
@@ -21,6 +23,22 @@ from radiusd.factors import backup
 from radiusd.store import admin
 from radiusd.store.models import TokenItem
 from radiusd.store.schema import upgrade
+
+
+def _suite_conftest() -> ModuleType:
+    """tests/conftest.py, loaded by path: under pytest the name `conftest` means this file here."""
+    spec = importlib.util.spec_from_file_location(
+        "radiusd_suite_conftest", Path(__file__).parents[1] / "conftest.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# Re-exported for helpers that import them from `conftest` (tests/radius/radius_server.py).
+_suite = _suite_conftest()
+free_port, write_config, require_program = _suite.free_port, _suite.write_config, _suite.require_program
 
 PASSWORD = "correct horse"
 SEED = b"12345678901234567890"
