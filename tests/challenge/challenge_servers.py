@@ -28,7 +28,12 @@ PHONE = "+4915112345678"
 
 
 def delivery_config(
-    tmp_path: Path, smtp: SmtpServer | None, gateway_url: str | None, db_url: str | None = None, **extra: Any
+    tmp_path: Path,
+    smtp: SmtpServer | None,
+    gateway_url: str | None,
+    db_url: str | None = None,
+    limits: dict[str, int] | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
     config = base_config(tmp_path, db_url)
     # pam_radius_auth 2.0 sends no Message-Authenticator: allowed only with Proxy-State limited.
@@ -43,7 +48,7 @@ def delivery_config(
             "timeout": 2,
             "retries": 1,
         }
-    config["delivery"] = delivery
+    config["delivery"] = delivery | (limits or {})
     config.update(extra)
     return config
 
@@ -55,11 +60,12 @@ def challenge_server(
     gateway: SmsGateway | str | None = None,
     db_url: str | None = None,
     totp: dict[str, str] | None = None,
+    limits: dict[str, int] | None = None,
     **extra: Any,
 ) -> Iterator[Radiusd]:
     """A server with user alice (and the users in `totp`, each with that TOTP seed)."""
     url = gateway.url if isinstance(gateway, SmsGateway) else gateway
-    config = delivery_config(tmp_path, smtp, url, db_url, **extra)
+    config = delivery_config(tmp_path, smtp, url, db_url, limits, **extra)
     with running_radiusd(tmp_path, config=config) as srv:
         add_user(srv, "alice")
         for name, seed in (totp or {}).items():
