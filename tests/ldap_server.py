@@ -10,7 +10,6 @@ Use it from a conftest.py: `from ldap_server import slapd  # noqa: F401`.
 from __future__ import annotations
 
 import datetime
-import importlib.util
 import ipaddress
 import socket
 import subprocess
@@ -24,23 +23,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from helpers import free_port, require_program, require_root, unavailable, write_config
 from ldap3 import Connection, Server
 
-
-def _shared_helpers() -> object:
-    """tests/conftest.py by path: `import conftest` may name another folder's conftest."""
-    spec = importlib.util.spec_from_file_location(
-        "radiusd_tests_shared", Path(__file__).with_name("conftest.py")
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_shared = _shared_helpers()
-free_port = _shared.free_port  # type: ignore[attr-defined]
-require_program = _shared.require_program  # type: ignore[attr-defined]
+__all__ = ["free_port", "require_program", "require_root", "unavailable", "write_config"]
 
 BASE_DN = "dc=example,dc=org"
 ADMIN_DN = f"cn=admin,{BASE_DN}"

@@ -8,31 +8,19 @@ ones instead of 1812/1813) and cheap argon2 parameters in the copied configurati
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import subprocess
 import sys
 import time
 from pathlib import Path
-from types import ModuleType
 
+import helpers
 import pyotp
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
-
-def _suite_helpers() -> ModuleType:
-    """tests/conftest.py by path: under pytest the bare name `conftest` may mean another folder's."""
-    spec = importlib.util.spec_from_file_location("radiusd_suite_conftest", ROOT / "tests" / "conftest.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-helpers = _suite_helpers()
 
 
 def quickstart_commands() -> list[str]:

@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import free_port
-from ldap_server import PEOPLE, SERVICE_DN, SERVICE_PASSWORD, Slapd, make_certificates
+from ldap_server import PEOPLE, SERVICE_DN, SERVICE_PASSWORD, Slapd, free_port, make_certificates
 from ldap_server import slapd as slapd  # the fixture
 
 from radiusd.backends.base import FirstFactorResult

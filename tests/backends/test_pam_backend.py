@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import require_program, require_root
+from ldap_server import require_program, require_root
 
 from radiusd.backends.pam import PamBackend
 from radiusd.config.backends import PamBackendConfig

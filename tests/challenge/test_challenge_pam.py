@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 from challenge_servers import PASSWORD, challenge_server, enrol, login, state
-from conftest import require_program, require_root
 from delivery_peers import SmtpServer
+from helpers import require_program, require_root
 from pyrad import packet as rp
 from radius.radius_server import SECRET, Radiusd
 

@@ -13,8 +13,8 @@ import pyotp
 import pytest
 import yaml
 from challenge_servers import PASSWORD, add_user, audit, challenge_server, enrol, login, message, state
-from conftest import free_port, require_program
 from delivery_peers import SmsGateway, SmtpServer
+from helpers import free_port, require_program
 from pyrad import packet as rp
 from radius.radius_server import SECRET, Radiusd, running_radiusd
 

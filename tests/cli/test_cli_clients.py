@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import Radiusd
+from cli_support import Radiusd
 
 SECRET = "a-long-shared-secret-value"
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import Radiusd, make_radiusd
+from cli_support import Radiusd, make_radiusd
 from sqlalchemy import select
 
 from radiusd.crypto.keyring import PURPOSE_CLIENT, PURPOSE_TOKEN

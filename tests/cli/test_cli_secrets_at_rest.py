@@ -9,7 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pyotp
-from conftest import Radiusd, require_program
+from cli_support import Radiusd
+from helpers import require_program
 from sqlalchemy.engine import make_url
 
 SHARED_SECRET = "radius-shared-secret-at-rest"

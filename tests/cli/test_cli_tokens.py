@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pyotp
 import pytest
-from conftest import Radiusd
+from cli_support import Radiusd
 from sqlalchemy import select
 
 from radiusd.cli.tokens import TOKEN_TYPES

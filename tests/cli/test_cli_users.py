@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import Radiusd
+from cli_support import Radiusd
 from sqlalchemy import select
 
 from radiusd.crypto.passwords import PasswordHashing

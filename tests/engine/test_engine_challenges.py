@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from conftest import PASSWORD, Store
+from engine_support import PASSWORD, Store
 
 from radiusd.config.engine import ChallengeSettings
 from radiusd.context import Context

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from conftest import PASSWORD, Store
+from engine_support import PASSWORD, Store
 
 from radiusd.engine.types import Outcome
 from radiusd.factors.yubikey import modhex_encode, seal_material

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import PASSWORD, Store
+from engine_support import PASSWORD, Store
 
 from radiusd.crypto.passwords import PasswordHashing
 from radiusd.engine.types import Decision, Outcome

@@ -21,7 +21,7 @@ from pathlib import Path
 import pyotp
 import pytest
 from click.testing import CliRunner
-from conftest import require_program
+from helpers import require_program
 from radius.radius_client import access_request, encode
 from radius.radius_server import Radiusd, base_config, running_radiusd
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from conftest import PASSWORD, Store, request
+from engine_support import PASSWORD, Store, request
 
 from radiusd.engine.types import Decision, Outcome
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from conftest import require_program, require_root
+from helpers import require_program, require_root
 from pam_peers import (
     RADIUSD,
     FakeRadius,

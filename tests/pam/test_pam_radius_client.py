@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import free_port
+from helpers import free_port
 from pam_peers import FakeRadius, silent_udp_port, totp_script
 from pyrad import packet as rp
 

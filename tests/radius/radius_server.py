@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conftest import free_port, write_config
+from helpers import free_port, write_config
 from radius.radius_client import ask, status_server
 
 SECRET = "s3cret-for-tests"

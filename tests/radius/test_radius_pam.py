@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pyotp
 import pytest
-from conftest import require_program, require_root
+from helpers import require_program, require_root
 from radius.radius_server import SECRET, base_config, running_radiusd
 
 PAM_MODULE_DIRS = (
@@ -25,7 +25,7 @@ def pam_service(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     require_root()
     require_program("pamtester")
     if not any(Path(d, "pam_radius_auth.so").exists() for d in PAM_MODULE_DIRS):
-        from conftest import unavailable
+        from helpers import unavailable
 
         unavailable("pam_radius_auth.so not installed (libpam-radius-auth)")
     name = f"radiusd-test-{secrets.token_hex(4)}"

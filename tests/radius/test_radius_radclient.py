@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pyotp
 import pytest
-from conftest import require_program
+from helpers import require_program
 from radius.radius_client import access_request, encode, exchange
 from radius.radius_server import SECRET, Radiusd, base_config, running_radiusd
 from sqlalchemy import create_engine, text

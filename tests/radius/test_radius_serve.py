@@ -12,7 +12,7 @@ import threading
 import time
 from pathlib import Path
 
-from conftest import free_port, write_config
+from helpers import free_port, write_config
 from radius.radius_client import access_request, accounting_request, ask, encode, exchange, status_server
 from radius.radius_server import SECRET, Radiusd, base_config, cli, running_radiusd
 from sqlalchemy import create_engine, text

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from conftest import free_port
+from helpers import free_port
 from pyrad import packet as rp
 from radius.radius_client import (
     DICTIONARY,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import paramiko
-from conftest import free_port, require_program, require_root
+from helpers import free_port, require_program, require_root
 from pam_peers import pam_service
 
 Answerer = Callable[[str], str]
