@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field, model_validator
 
 from radiusd.config.types import Address, ExistingFile, Secret, Section
@@ -20,8 +18,6 @@ class CrowdConfig(Section):
     """The application name Jira sends (Basic auth user); also the client the rules see."""
     password: Secret | None = None
     """The application password Jira sends (Basic auth password)."""
-    directory: Literal["store", "ldap"] = "store"
-    """Where users and groups for the sync come from: radiusd's store or the LDAP backend."""
     timeout: float = Field(default=10.0, gt=0)
 
     @model_validator(mode="after")

@@ -1,0 +1,1 @@
+"""The Crowd-compatible REST directory (/rest/usermanagement/1) for Jira and Confluence."""

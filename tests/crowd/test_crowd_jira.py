@@ -1,0 +1,194 @@
+"""Jira's Crowd client against radiusd's Crowd REST directory: sync, memberships and logins with TOTP."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pyotp
+from click.testing import CliRunner
+from ldap_server import make_certificates, write_config
+
+from radiusd.cli.main import cli as radiusd_cli
+from radiusd.config import load
+from radiusd.context import Context
+from radiusd.crowd.server import CrowdServer
+from radiusd.engine.engine import Engine
+
+SEED = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+TOTP = pyotp.TOTP(SEED)
+APP, APP_PASSWORD = "jira", "app-secret"
+# What Jira's RestCrowdClient sends with every request.
+HEADERS = {"Accept": "application/xml", "Content-Type": "application/xml; charset=UTF-8"}
+
+
+def run(config: Path, *args: str, stdin: str | None = None) -> None:
+    result = CliRunner().invoke(radiusd_cli, ["-c", str(config), *args], input=stdin, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+
+
+def setup_store(tmp_path: Path, tls: bool = False) -> Path:
+    crowd: dict[str, object] = {"enabled": True, "port": 0, "application": APP, "password": APP_PASSWORD}
+    if tls:
+        certs = make_certificates(tmp_path / "tls")
+        crowd |= {"tls_cert": str(certs.cert_file), "tls_key": str(certs.key_file)}
+    config = write_config(
+        tmp_path / "radiusd.yaml",
+        {
+            "data_dir": str(tmp_path / "data"),
+            "backends": {"local": {"time_cost": 1, "memory_cost": 8}},
+            "crowd": crowd,
+        },
+    )
+    run(config, "init", "--quiet")
+    run(config, "group", "add", "jira-users")
+    run(config, "group", "add", "jira-administrators")
+    run(config, "user", "add", "alice", "--password-stdin", "--email", "alice@example.org",
+        "--group", "jira-users", "--group", "jira-administrators", stdin="alice-password\n")  # fmt: skip
+    run(config, "user", "add", "bob", "--password-stdin", "--group", "jira-users", stdin="bob-password\n")
+    run(config, "token", "add", "alice", "totp", "--secret", SEED)
+    return config
+
+
+@contextmanager
+def crowd(config: Path) -> Iterator[CrowdServer]:
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    ctx = Context(load(config))
+
+    async def start() -> tuple[Engine, CrowdServer]:
+        engine = Engine(ctx)
+        server = CrowdServer(ctx, engine)
+        await server.start()
+        return engine, server
+
+    engine, server = asyncio.run_coroutine_threadsafe(start(), loop).result(10)
+    try:
+        yield server
+    finally:
+
+        async def stop() -> None:
+            await server.close()
+            await engine.close()
+
+        asyncio.run_coroutine_threadsafe(stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        ctx.close()
+
+
+def jira(server: CrowdServer, password: str = APP_PASSWORD, verify: str | bool = False) -> httpx.Client:
+    token = base64.b64encode(f"{APP}:{password}".encode()).decode()
+    return httpx.Client(
+        base_url=server.url + "/rest/usermanagement/1",
+        headers={**HEADERS, "Authorization": f"Basic {token}"},
+        verify=verify,
+        timeout=10,
+    )
+
+
+def body(response: httpx.Response) -> ET.Element:
+    assert response.headers["X-Embedded-Crowd-Version"].startswith("Crowd/")
+    assert response.headers["Content-Type"].startswith("application/xml")
+    return ET.fromstring(response.content)
+
+
+def login(client: httpx.Client, user: str, secret: str) -> httpx.Response:
+    password = ET.Element("password")
+    ET.SubElement(password, "value").text = secret
+    return client.post("/authentication", params={"username": user}, content=ET.tostring(password))
+
+
+NULL_SEARCH = b"<?xml version='1.0' encoding='UTF-8'?><null-search-restriction/>"
+
+
+def search(
+    client: httpx.Client, entity: str, params: dict[str, object], xml: bytes = NULL_SEARCH
+) -> ET.Element:
+    return body(client.post("/search", params={"entity-type": entity, **params}, content=xml))  # type: ignore[arg-type]
+
+
+def test_full_sync_memberships_and_lookups(tmp_path: Path) -> None:
+    with crowd(setup_store(tmp_path)) as server, jira(server) as client:
+        # Jira's full synchronisation: the event token first (404: no incremental sync) …
+        assert client.get("/event").status_code == 404
+        # … then every user and group, paged, expanded.
+        users = search(client, "user", {"start-index": 0, "max-results": 1, "expand": "user"})
+        assert users.tag == "users" and [u.get("name") for u in users] == ["alice"]
+        assert users[0].findtext("email") == "alice@example.org" and users[0].findtext("active") == "true"
+        assert users[0].findtext("display-name") == "alice" and users[0].find("link") is not None
+        rest = search(client, "user", {"start-index": 1, "max-results": 1000, "expand": "user"})
+        assert [u.get("name") for u in rest] == ["bob"]
+        groups = search(client, "group", {"expand": "group"})
+        assert [(g.get("name"), g.findtext("type")) for g in groups] == [
+            ("jira-administrators", "GROUP"),
+            ("jira-users", "GROUP"),
+        ]
+        # A property restriction, names only (no expand).
+        by_name = (
+            b"<property-search-restriction><property><name>name</name><type>STRING</type></property>"
+            b"<match-mode>EXACTLY_MATCHES</match-mode><value>bob</value></property-search-restriction>"
+        )
+        found = search(client, "user", {}, by_name)
+        assert [(u.get("name"), u.find("email")) for u in found] == [("bob", None)]
+        # Memberships in one call.
+        memberships = body(client.get("/group/membership"))
+        listed = {m.get("group"): [u.get("name") for u in m.find("users")] for m in memberships}  # type: ignore[union-attr]
+        assert listed == {"jira-administrators": ["alice"], "jira-users": ["alice", "bob"]}
+        # Single look-ups.
+        assert body(client.get("/user", params={"username": "bob"})).get("name") == "bob"
+        missing = client.get("/user", params={"username": "nobody"})
+        assert missing.status_code == 404 and body(missing).findtext("reason") == "USER_NOT_FOUND"
+        direct = body(client.get("/user/group/direct", params={"username": "alice"}))
+        assert [g.get("name") for g in direct] == ["jira-administrators", "jira-users"]
+        nested = body(client.get("/user/group/nested", params={"username": "bob"}))
+        assert [g.get("name") for g in nested] == ["jira-users"]
+        members = body(client.get("/group/user/direct", params={"groupname": "jira-users"}))
+        assert [u.get("name") for u in members] == ["alice", "bob"]
+        assert body(client.get("/group", params={"groupname": "jira-users"})).get("name") == "jira-users"
+        assert client.get("/group", params={"groupname": "none"}).status_code == 404
+
+
+def test_wrong_application_gets_401_and_bad_xml_400(tmp_path: Path) -> None:
+    with crowd(setup_store(tmp_path)) as server:
+        with jira(server, password="wrong") as intruder:
+            denied = intruder.get("/user", params={"username": "alice"})
+            assert (
+                denied.status_code == 401 and body(denied).findtext("reason") == "APPLICATION_ACCESS_DENIED"
+            )
+        with jira(server) as client:
+            bad = client.post("/authentication", params={"username": "alice"}, content=b"<password><value>")
+            assert bad.status_code == 400 and body(bad).findtext("reason") == "ILLEGAL_ARGUMENT"
+            assert client.get("/user", params={"username": "bob"}).status_code == 200  # still serving
+
+
+def test_logins_with_right_wrong_and_replayed_codes_over_https(tmp_path: Path) -> None:
+    config = setup_store(tmp_path, tls=True)
+    with crowd(config) as server, jira(server, verify=str(tmp_path / "tls" / "ca.crt")) as client:
+        assert server.url.startswith("https://")
+        code = TOTP.now()
+        accepted = login(client, "alice", "alice-password" + code)
+        assert accepted.status_code == 200, accepted.text
+        user = body(accepted)
+        assert user.tag == "user" and user.get("name") == "alice" and user.findtext("active") == "true"
+        for secret in (
+            "alice-password" + code,  # replayed
+            "alice-password" + f"{(int(code) + 1) % 1_000_000:06d}",  # wrong code
+            "alice-password",  # the password alone (no challenge over Crowd)
+            "wrong-password" + TOTP.at(time.time() + 30),
+        ):
+            refused = login(client, "alice", secret)
+            assert refused.status_code == 400
+            assert body(refused).findtext("reason") == "INVALID_USER_AUTHENTICATION"
+        unknown = login(client, "nobody", "x" + code)
+        assert (
+            unknown.status_code == 400 and body(unknown).findtext("reason") == "INVALID_USER_AUTHENTICATION"
+        )
