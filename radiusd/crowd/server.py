@@ -228,7 +228,7 @@ class CrowdServer:
             tls.load_cert_chain(cfg.tls_cert, cfg.tls_key)
         self._runner = web.AppRunner(self.app, access_log=None)
         await self._runner.setup()
-        self._site = web.TCPSite(self._runner, cfg.address, cfg.port, ssl_context=tls)
+        self._site = web.TCPSite(self._runner, cfg.address, cfg.port, ssl_context=tls, reuse_port=True)
         await self._site.start()
         log.info("crowd directory listening on %s", self.url)
 

@@ -73,12 +73,17 @@ class LdapProxy:
         self._sessions: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
+        # reuse_port: with `radiusd serve --workers N` every worker process listens on the same ports.
         cfg = self.config
         if cfg.port is not None:
-            self._servers.append(await asyncio.start_server(self._accept(False), cfg.address, cfg.port))
+            self._servers.append(
+                await asyncio.start_server(self._accept(False), cfg.address, cfg.port, reuse_port=True)
+            )
         if cfg.ldaps_port is not None:
             self._servers.append(
-                await asyncio.start_server(self._accept(True), cfg.address, cfg.ldaps_port, ssl=self.tls)
+                await asyncio.start_server(
+                    self._accept(True), cfg.address, cfg.ldaps_port, ssl=self.tls, reuse_port=True
+                )
             )
         log.info("ldap proxy listening on %s", ", ".join(self.urls))
 

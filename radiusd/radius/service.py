@@ -20,6 +20,7 @@ from radiusd.config import Config, ConfigError, load
 from radiusd.context import Context
 from radiusd.engine.engine import Engine
 from radiusd.engine.types import Authenticator
+from radiusd.frontdoors import start_front_doors
 from radiusd.radius.accounting import AccountingStore
 from radiusd.radius.clients import ClientTable, load_clients
 from radiusd.radius.dictionary import DictionaryError, dictionary_path, load_dictionary
@@ -126,7 +127,10 @@ class Service:
                 f"{b.host}:{b.port}/{'acct' if b.accounting else 'auth'}" for b in self.server.bound
             )
             log.info("serving RADIUS on %s with %d clients (pid %d)", where, len(clients), os.getpid())
+            doors = await start_front_doors(self.ctx, self.server.authenticator)
             await self._stopped.wait()
+            for door in doors:
+                await door.close()
             await self.server.stop(r.request_timeout)
             if self._retired:
                 await asyncio.wait(self._retired, timeout=r.request_timeout)

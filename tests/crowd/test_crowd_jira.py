@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import socket
+import subprocess
+import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -13,8 +16,9 @@ from pathlib import Path
 
 import httpx
 import pyotp
+import yaml
 from click.testing import CliRunner
-from ldap_server import make_certificates, write_config
+from ldap_server import free_port, make_certificates, write_config
 
 from radiusd.cli.main import cli as radiusd_cli
 from radiusd.config import load
@@ -192,3 +196,32 @@ def test_logins_with_right_wrong_and_replayed_codes_over_https(tmp_path: Path) -
         assert (
             unknown.status_code == 400 and body(unknown).findtext("reason") == "INVALID_USER_AUTHENTICATION"
         )
+
+
+def test_radiusd_serve_starts_the_crowd_directory(tmp_path: Path) -> None:
+    port = free_port(socket.SOCK_STREAM)
+    config = setup_store(tmp_path)
+    data = yaml.safe_load(config.read_text())
+    data["crowd"]["port"] = port
+    data["radius"] = {"addresses": ["127.0.0.1"], "auth_port": 0, "acct_port": 0}
+    write_config(config, data)
+    radiusd = Path(sys.executable).with_name("radiusd")
+    process = subprocess.Popen([str(radiusd), "-c", str(config), "serve"], stderr=subprocess.PIPE)
+    try:
+        token = base64.b64encode(f"{APP}:{APP_PASSWORD}".encode()).decode()
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                response = httpx.get(
+                    f"http://127.0.0.1:{port}/rest/usermanagement/1/event",
+                    headers={**HEADERS, "Authorization": f"Basic {token}"},
+                )
+                break
+            except httpx.ConnectError:
+                assert process.poll() is None, process.stderr.read().decode()  # type: ignore[union-attr]
+                assert time.monotonic() < deadline, "radiusd serve did not open the Crowd port"
+                time.sleep(0.1)
+        assert response.status_code == 404 and response.headers["X-Embedded-Crowd-Version"]
+    finally:
+        process.terminate()
+        process.wait(10)
