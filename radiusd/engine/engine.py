@@ -35,6 +35,7 @@ from radiusd.context import Context
 from radiusd.crypto.keyring import KeyringError
 from radiusd.engine.audit import AuditTrail
 from radiusd.engine.challenges import Challenges
+from radiusd.engine.enrolment import FirstLogin
 from radiusd.engine.lockout import Lockout
 from radiusd.engine.rules import Policy, Requirement, Subject
 from radiusd.engine.splitting import Split, splits
@@ -71,6 +72,7 @@ class Engine:
         self.backends = Backends(ctx)
         self.challenges = Challenges(ctx)
         self.factors = build_factors(cfg.engine)
+        self.enrolment = FirstLogin(ctx, self.challenges, self.factors["totp"])
 
     async def authenticate(self, request: AuthRequest) -> Decision:
         started = time.perf_counter()
@@ -152,12 +154,8 @@ class Engine:
             return _Result(
                 Decision.accept(f"{first_reason}; rule {req.rule} skips the code", req.reply, "password")
             )
-        if not tokens:
-            if req.enrolment_grace and now - user.created_at < req.enrolment_grace:
-                return _Result(
-                    Decision.accept(f"{first_reason}; no token, enrolment grace", req.reply, "password")
-                )
-            return _Result(Decision.reject(f"{first_reason}; no token enrolled"))
+        if not tokens:  # first-login enrolment inside the rule's grace, else a reject
+            return _Result(await self.enrolment.no_token(request, user, req, first_reason, backend.name, now))
         if request.code is not None:
             return _Result(Decision.reject(f"{first_reason}; wrong code"), failure=True)
         return await self._challenge(request, user, tokens, req, backend.name)
@@ -211,6 +209,10 @@ class Engine:
             return Decision.reject(refused)
         if not user.enabled:
             return Decision.reject("user disabled")
+        if challenge.context.get("enrolment"):  # the first code of a token shown at first login
+            decision = await self.enrolment.answer(request, user, challenge, req, now)
+            await self._count(request, req, _Result(decision, decision.outcome is not Outcome.ACCEPT))
+            return decision
         tokens = self._usable(user, req)
         answer = request.code if request.code is not None else request.secret
         if challenge.token_id is None:

@@ -54,6 +54,10 @@ class Decision:
     """Opaque challenge state to send back with the answer."""
     factor: str = ""
     """The factor that decided (totp, hotp, email …), for the audit."""
+    lines: tuple[str, ...] = ()
+    """Further text for the user after `message`, one item per line: the otpauth URI of a
+    first-login enrolment. A front door that can show several lines sends each one (RADIUS: a
+    further Reply-Message); one that cannot drops them. Never logged or audited (it may hold a seed)."""
 
     @classmethod
     def accept(cls, reason: str = "ok", reply: tuple[ReplyAttribute, ...] = (), factor: str = "") -> Decision:

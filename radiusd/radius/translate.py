@@ -16,6 +16,8 @@ log = logging.getLogger(__name__)
 FRONTDOOR = "radius"
 MAX_MESSAGE = 80
 """Reply-Message length: pam_radius_auth shows at most this much of a prompt on one line."""
+MAX_ATTRIBUTE = 253
+"""Octets in one attribute's value (RFC 2865 section 5)."""
 DEFAULT_PROMPT = "Enter your one-time code"
 
 # Request attributes handed to the engine for its audit and rules (never a secret).
@@ -96,15 +98,29 @@ def printable(text: str, limit: int = MAX_MESSAGE) -> str:
     return line[:limit]
 
 
+def message_chunks(text: str, limit: int = MAX_ATTRIBUTE) -> list[str]:
+    """A further line (an enrolment's otpauth URI) as Reply-Messages of at most `limit` octets,
+    cut only between characters; the PAM helper joins a full-length one to the next."""
+    line = "".join(ch if ch.isprintable() else " " for ch in text).strip()
+    chunks: list[str] = []
+    while line:
+        cut = len(line.encode()[:limit].decode("utf-8", "ignore"))
+        chunks.append(line[:cut])
+        line = line[cut:]
+    return chunks
+
+
 def reply_code_and_attributes(decision: Decision) -> tuple[int, list[ReplyAttribute]]:
     if decision.outcome is Outcome.ACCEPT:
         return codec.ACCESS_ACCEPT, list(decision.reply)
     if decision.outcome is Outcome.CHALLENGE:
         if not decision.state or len(decision.state) > 253:
             raise codec.ReplyError("a challenge needs a State of 1 to 253 octets")
-        # Exactly one State and one Reply-Message: pam_radius_auth 2.0.0 needs both.
+        # One State and the prompt as the first Reply-Message: pam_radius_auth 2.0.0 needs both and
+        # shows only that one. Further lines (an enrolment's URI) follow as further Reply-Messages.
         prompt = printable(decision.message) or DEFAULT_PROMPT
-        return codec.ACCESS_CHALLENGE, [("State", decision.state), ("Reply-Message", prompt)]
+        more = [("Reply-Message", chunk) for line in decision.lines for chunk in message_chunks(line)]
+        return codec.ACCESS_CHALLENGE, [("State", decision.state), ("Reply-Message", prompt), *more]
     message = printable(decision.message)
     return codec.ACCESS_REJECT, [("Reply-Message", message)] if message else []
 
