@@ -25,7 +25,9 @@ def draw(res: dict[str, Any], out: Path) -> Path:
     for run in res["radiusd"]:
         for key in ("a", "b", "c"):
             if key in run:
-                labels.append(f"{run['backend'][:6]} w{run['workers']}\n({key})")
+                labels.append(
+                    f"{'pg' if run['backend'] == 'postgresql' else run['backend']}\nw{run['workers']} ({key})"
+                )
                 values.append(run[key]["rps"])
                 colours.append(palette[key])
     bars = left.bar(range(len(values)), values, color=colours)

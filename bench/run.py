@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import challenge, population, profile, servers
+from bench import challenge, costs, population, profile, servers
 from bench.packets import access_request, check_against_pyrad, hotp, source_address, write_file
 from bench.population import PASSWORD, SECRET, Store
 
@@ -359,6 +359,9 @@ class Bench:
             finally:
                 if not store.is_sqlite:
                     population.drop_postgres_database(store.url.rsplit("/", 1)[1], PG_ADMIN)
+        if a.costs:
+            self.log("step costs (bench.costs)")
+            res["step_costs_us"] = costs.measure(10_000)
         res["load_after"] = os.getloadavg()
         res["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         self.sink.stop()
@@ -449,13 +452,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cap", type=int, default=6000, help="most requests per second radiusd is sent")
     p.add_argument("--skip-password", action="store_true", help="skip workloads (c) and (d)")
     p.add_argument("--no-profile", dest="profile", action="store_false")
+    p.add_argument("--no-costs", dest="costs", action="store_false", help="skip bench.costs at the end")
     p.add_argument("--out", type=Path, help="result file (default bench/results/<date>.json)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
     a = p.parse_args(argv)
     if a.quick:
         a.backends, a.workers, a.scale, a.scale_backends = "sqlite", "2", "10000", ""
         a.duration, a.password_duration = min(a.duration, 3.0), min(a.password_duration, 3.0)
-        a.profile = False
+        a.profile = a.costs = False
     a.backends = [b for b in a.backends.split(",") if b]
     a.scale_backends = [b for b in a.scale_backends.split(",") if b]
     a.workers = [int(w) for w in a.workers.split(",")]
