@@ -22,7 +22,6 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
-
 def quickstart_commands() -> list[str]:
     readme = (ROOT / "README.md").read_text()
     section = readme.split("\n## Quickstart\n", 1)[1].split("\n## ", 1)[0]
