@@ -5,6 +5,8 @@ Each ciphertext names the key that sealed it ("v1.<key id>.<base64url(nonce + ci
 both: a server that meets an unknown key id reloads the file once before giving up.
 The associated data binds a ciphertext to its purpose, so a RADIUS secret cannot be replayed as a
 token seed.
+`derive` gives keys for other uses (keyed hashes) by HKDF-SHA256 from a ring key and a purpose
+label, so a derived key never equals the AES key nor another purpose's key.
 """
 
 from __future__ import annotations
@@ -16,13 +18,18 @@ import secrets
 import threading
 from pathlib import Path
 
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 VERSION = "v1"
 
 # Associated data per kind of secret: a ciphertext opens only for the purpose it was sealed for.
 PURPOSE_TOKEN = "token-secret"
 PURPOSE_CLIENT = "radius-client-secret"
+
+DERIVE_INFO = b"radiusd derived key v1\x00"
+"""HKDF info prefix; the purpose label follows it."""
 
 
 class KeyringError(Exception):
@@ -126,6 +133,25 @@ class Keyring:
             return AESGCM(self._keys[kid]).decrypt(raw[:12], raw[12:], purpose.encode())
         except Exception:
             raise KeyringError("ciphertext does not authenticate") from None
+
+    # -- derived keys --------------------------------------------------------------------------
+
+    def derive(self, purpose: str, key_id: str | None = None) -> tuple[str, bytes]:
+        """A 32-byte key for `purpose` (HKDF-SHA256 of a ring key), with the id of that ring key.
+
+        Without key_id, from the current key (to make something new); with the id a stored value
+        names, from that key (to check it after a rotation), reloading the file once for an id
+        another process added. KeyringError for an id the ring does not hold.
+        """
+        if not purpose:
+            raise ValueError("a derived key needs a purpose")
+        kid = self.current if key_id is None else key_id
+        if kid not in self._keys:
+            self._reload()
+            if kid not in self._keys:
+                raise KeyringError(f"unknown key id {kid!r}")
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=DERIVE_INFO + purpose.encode())
+        return kid, hkdf.derive(self._keys[kid])
 
     def key_id(self, token: str) -> str:
         return token.split(".", 2)[1]

@@ -23,7 +23,7 @@ in one store round trip and asks the factor about them. A factor works in one or
 
    - `start(ctx, user, token, settings)` is called when the first factor has passed and this token
      is chosen. It does whatever sending is needed (off the event loop, with a timeout) and returns
-     a `ChallengeStart`: the prompt shown to the user, an optional `code_hash` (see `seal_code`) and
+     a `ChallengeStart`: the prompt shown to the user, an optional `code_hash` (see `hash_code`) and
      a small JSON-able `context`. The engine stores the challenge (radiusd.store.challenges) with a
      random state, an expiry and an attempt limit, and answers the front door with the prompt.
      Raise `FactorError` with a user-safe message when the code could not be sent.
@@ -40,12 +40,13 @@ No factor may log or return a code, a seed or an answer.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from radiusd.crypto.keyring import PURPOSE_TOKEN, Keyring
+from radiusd.crypto.keyring import PURPOSE_TOKEN, Keyring, KeyringError
 
 if TYPE_CHECKING:
     from radiusd.config.engine import ChallengeSettings, EngineConfig
@@ -168,11 +169,49 @@ def same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
 
 
-def seal_code(keyring: Keyring, code: str) -> str:
-    """The at-rest form of a code sent by email or SMS (challenges.code_hash): sealed by the key
-    ring, so a copy of the database alone cannot reveal or brute-force it."""
-    return keyring.encrypt(code.encode(), PURPOSE_TOKEN)
+CODE_HASH_VERSION = "h1"
+PURPOSE_CODE_HASH = "sent-code-hmac"
+"""The label the key ring derives the code-hash key with (HKDF): used for nothing else."""
 
 
-def sealed_code_matches(keyring: Keyring, sealed: str, answer: str) -> bool:
-    return hmac.compare_digest(keyring.decrypt(sealed, PURPOSE_TOKEN), answer.strip().encode())
+def code_identity(user_id: int, token_id: int | None, nonce: str) -> str:
+    """What a code hash is bound to: the challenge's user and token and a random nonce kept in the
+    challenge's context, so a hash copied to another user's challenge does not match and two
+    challenges with the same code do not share a hash."""
+    return f"user:{user_id}/token:{token_id}/nonce:{nonce}"
+
+
+def _code_mac(key: bytes, identity: str, code: str) -> str:
+    if "\0" in identity:
+        raise ValueError("a code identity cannot contain NUL")
+    return hmac.new(key, identity.encode() + b"\0" + code.encode(), hashlib.sha256).hexdigest()
+
+
+def hash_code(keyring: Keyring, code: str, identity: str = "") -> str:
+    """The at-rest form of a code sent by email or SMS (challenges.code_hash):
+    "h1.<key id>.<hex HMAC-SHA256>" under a key derived from the key ring's current key.
+
+    Keyed, because a plain hash of a 6-digit code is reversed by trying a million values: without
+    the key file a copy of the database cannot even test a guess. The key id travels with the
+    hash, so a challenge opened before `radiusd key rotate` is still checked after it."""
+    kid, key = keyring.derive(PURPOSE_CODE_HASH)
+    return f"{CODE_HASH_VERSION}.{kid}.{_code_mac(key, identity, code)}"
+
+
+def code_hash_matches(keyring: Keyring, stored: str, answer: str, identity: str = "") -> bool:
+    """The answer against a stored hash, in constant time; False for a value of another form or
+    a key the ring does not hold."""
+    version, _, rest = stored.partition(".")
+    kid, _, mac = rest.partition(".")
+    if version != CODE_HASH_VERSION or not kid or not mac:
+        return False
+    try:
+        _, key = keyring.derive(PURPOSE_CODE_HASH, kid)
+    except KeyringError:
+        return False
+    return hmac.compare_digest(_code_mac(key, identity, answer.strip()), mac)
+
+
+# Earlier names, kept for callers written against them.
+seal_code = hash_code
+sealed_code_matches = code_hash_matches

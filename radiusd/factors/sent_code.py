@@ -3,8 +3,10 @@
 At login (the password already right): reuse an open challenge of the same token and client if
 there is one (no new code: a user pressing "login" again cannot mint unlimited codes or reset the
 attempt count), else count the code against the per-user and per-source hourly limits, draw it
-from `secrets`, send it, and keep only its sealed form in the challenge. The answer is compared
-in constant time; the engine closes the challenge with a conditional UPDATE, so a code is used once.
+from `secrets`, send it, and keep only its keyed hash in the challenge (`hash_code`: HMAC-SHA256
+under a key derived from the key ring, bound to the user, the token and a random nonce kept in the
+challenge's context). The answer is compared in constant time; the engine closes the challenge
+with a conditional UPDATE, so a code is used once.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ from radiusd.factors.base import (
     Match,
     TokenRecord,
     UserRecord,
-    seal_code,
-    sealed_code_matches,
+    code_hash_matches,
+    code_identity,
+    hash_code,
 )
 from radiusd.store.database import Database
 from radiusd.store.models import Challenge
@@ -42,6 +45,8 @@ CANNOT_SEND = "The code could not be sent"
 TOO_MANY = "Too many codes requested, try again later"
 REUSE_MIN_LEFT = 30.0
 """An open challenge is reused only while it has this many seconds left to type the code in."""
+NONCE = "code_nonce"
+"""Key in the challenge's context of the nonce its code hash is bound to (not a secret)."""
 PROMPT_WIDTH = 80
 """Reply-Message shown by pam_radius_auth and most VPN clients: one line of printable ASCII."""
 
@@ -139,14 +144,20 @@ class SentCodeFactor(Factor):
             await sender.send(destination, message)
         except DeliveryError as exc:
             raise FactorError(CANNOT_SEND, reason=str(exc)) from None
-        return ChallengeStart(self.prompt(destination), code_hash=seal_code(ctx.keyring, code))
+        nonce = secrets.token_urlsafe(12)
+        return ChallengeStart(
+            self.prompt(destination),
+            code_hash=hash_code(ctx.keyring, code, code_identity(user.id, token.id, nonce)),
+            context={NONCE: nonce},
+        )
 
     def check_answer(
         self, token: TokenRecord, challenge: ChallengeRecord, answer: str, now: float, keyring: Keyring
     ) -> Match | None:
         if challenge.code_hash is None or challenge.token_id != token.id:
             return None
-        return Match(token.id) if sealed_code_matches(keyring, challenge.code_hash, answer) else None
+        identity = code_identity(challenge.user_id, challenge.token_id, str(challenge.context.get(NONCE, "")))
+        return Match(token.id) if code_hash_matches(keyring, challenge.code_hash, answer, identity) else None
 
 
 def fit(prompt: str) -> str:
