@@ -64,19 +64,37 @@ def key() -> None:
 
 
 @key.command("rotate")
+@click.option(
+    "--stage",
+    is_flag=True,
+    help="Only add a new key, unused, and print its id: copy the key file to every node, then "
+    "run `key rotate --activate ID` on one of them.",
+)
+@click.option("--activate", "activate_id", metavar="ID", help="Make a staged key current and re-encrypt.")
 @click.option("--batch-size", default=200, show_default=True, type=click.IntRange(1, 100_000))
 @json_option
 @pass_state
-def key_rotate(state: CliState, batch_size: int, as_json: bool) -> None:
+def key_rotate(state: CliState, stage: bool, activate_id: str | None, batch_size: int, as_json: bool) -> None:
     """Add a new key and re-encrypt every stored secret under it, in batches.
 
     Servers keep running: they still hold the old keys and reload the key file when they meet the
     new key id. Old keys stay in the file so that a backup taken before the rotation still opens.
+    Nodes that each keep their own copy of the key file rotate in two steps (--stage, copy the
+    file to every node, --activate ID), so that no node meets a key it does not hold.
     """
+    if stage and activate_id:
+        raise UsageError("--stage and --activate go in two separate steps")
     ctx = open_store(state)
     try:
         keyring = ctx.keyring
-        key_id = keyring.rotate()
+        if stage:
+            emit_object({"staged_key_id": keyring.stage(), "current_key_id": keyring.current}, as_json)
+            return
+        if activate_id:
+            keyring.activate(activate_id)
+            key_id = activate_id
+        else:
+            key_id = keyring.rotate()
     except KeyringError as exc:
         raise UsageError(str(exc)) from None
     total = count_sealed(ctx.db)

@@ -82,6 +82,25 @@ class Keyring:
             self._write(exclusive=False)
             return kid
 
+    def stage(self) -> str:
+        """Add a new key without sealing anything under it yet. Several nodes with their own copy
+        of the key file first receive the staged key, then one of them activates it: no node ever
+        meets a ciphertext under a key it does not hold."""
+        with self._lock:
+            current = self.current
+            kid = self._add_key()
+            self.current = current
+            self._write(exclusive=False)
+            return kid
+
+    def activate(self, kid: str) -> None:
+        """Make a staged key current."""
+        with self._lock:
+            if kid not in self._keys:
+                raise KeyringError(f"{self.path}: no key {kid!r} (staged keys: {', '.join(self._keys)})")
+            self.current = kid
+            self._write(exclusive=False)
+
     def _add_key(self) -> str:
         kid = "k" + secrets.token_hex(4)
         self._keys[kid] = AESGCM.generate_key(bit_length=256)

@@ -75,6 +75,33 @@ def test_key_rotate_reencrypts_every_secret(radiusd: Radiusd) -> None:
     assert before.decrypt(client_cipher, PURPOSE_CLIENT) == b"a-long-shared-secret"
 
 
+def test_key_rotate_in_two_steps_for_nodes_with_their_own_key_file(radiusd: Radiusd) -> None:
+    radiusd.ok("user", "add", "alice", "--no-password")
+    radiusd.ok("token", "add", "alice", "totp", "--secret", SEED)
+    first = radiusd.keyring().current
+
+    staged = json.loads(radiusd.ok("key", "rotate", "--stage", "--json"))
+
+    # Staging seals nothing under the new key: the copy every node receives already holds it.
+    copy = radiusd.keyring()
+    assert staged == {"staged_key_id": staged["staged_key_id"], "current_key_id": first}
+    assert copy.current == first and staged["staged_key_id"] != first
+    report = json.loads(radiusd.ok("key", "rotate", "--activate", staged["staged_key_id"], "--json"))
+    assert report["key_id"] == staged["staged_key_id"] == radiusd.keyring().current
+    assert report["reencrypted_tokens"] == 1
+    db = radiusd.database()
+    try:
+        with db.session() as s:
+            token_cipher = s.scalar(select(Token.secret_enc))
+    finally:
+        db.close()
+    assert token_cipher and copy.key_id(token_cipher) == staged["staged_key_id"]
+    # The node's copy taken after --stage opens it without rereading the file.
+    copy.path = radiusd.data_dir / "no-such-file"
+    assert copy.decrypt(token_cipher, PURPOSE_TOKEN) == base64.b32decode(SEED)
+    assert radiusd.fails("key", "rotate", "--activate", "kdeadbeef").startswith("Error: ")
+
+
 def test_serve_refuses_a_database_that_was_not_upgraded(tmp_path: Path) -> None:
     run = make_radiusd(tmp_path, None)
     run.data_dir.mkdir()
