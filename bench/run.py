@@ -44,6 +44,8 @@ class Bench:
         self.cursors: dict[tuple[str, str], int] = {}
         self.sink = challenge.Sink()
         self.results: dict[str, Any] = {}
+        self.stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H%M")
+        """Names this run's files in bench/results/."""
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -297,7 +299,7 @@ class Bench:
         d = self.args.duration
         out: dict[str, Any] = {}
         for mode in ("gil", "wall"):
-            raw = RESULTS / f"profile-a-{mode}.txt"
+            raw = RESULTS / f"{self.stamp}-profile-a-{mode}.txt"
             packets, users = self.hotp_requests(store, int(d * self.args.cap), store.hotp_users)
             spy = profile.record(server.pids[0], raw, d, gil=mode == "gil")
             result = self.drive(server, packets, duration=d)
@@ -474,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not a.keep:
             shutil.rmtree(workdir, ignore_errors=True)
-    name = "quick" if a.quick else res["date"][:16].replace(":", "")
+    name = "quick" if a.quick else bench.stamp
     out = a.out or RESULTS / f"{name}.json"
     out.write_text(json.dumps(res, indent=1, default=str) + "\n")
     print()
@@ -483,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
     if not a.quick:
         from bench import plot
 
-        png = plot.draw(res, RESULTS / "performance.png")
+        png = plot.draw(res, RESULTS / f"{bench.stamp}.png")
         print(f"plot: {png}")
     return 0
 
