@@ -7,7 +7,9 @@
       └─ new login ─► load user, groups, tokens (one store round trip)
                       → policy (deny / skip / require, allowed factors, code-only)
                       → gate (lockout and rate limits, before any secret is checked)
-                      → split what was typed; find the code among the user's tokens (in memory)
+                      → split what was typed; find the code among the user's tokens (in memory),
+                        else the code of an open email / SMS challenge of this user and client
+                        (typed after the password: LDAP and Crowd cannot carry a challenge)
                       → first factor: the user's password backend, ONCE, on the password the
                         matching code points to (or on everything typed, when no code matched)
                       → second factor: consume the code by compare-and-set, or, when the password
@@ -41,7 +43,7 @@ from radiusd.engine.rules import Policy, Requirement, Subject
 from radiusd.engine.splitting import Split, splits
 from radiusd.engine.types import AuthRequest, Decision, Outcome
 from radiusd.factors import build_factors
-from radiusd.factors.base import FactorError, Match, TokenRecord, UserRecord
+from radiusd.factors.base import ChallengeRecord, FactorError, Match, TokenRecord, UserRecord
 from radiusd.store import auth
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,8 @@ class _Found:
     split: Split
     token: TokenRecord
     match: Match
+    challenge: ChallengeRecord | None = None
+    """The open challenge whose sent code was typed after the password (not yet counted)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +124,14 @@ class Engine:
             lengths = [n for t in tokens for n in self.factors[t.type].code_lengths(t)]
             candidates = splits(request.secret, lengths, self.settings.separator)
         found = self._find(tokens, candidates, now)
+        # No code of the user's own tokens: perhaps the code of an email / SMS challenge opened by
+        # an earlier login with the password alone, typed after the password this time.
+        pending: list[ChallengeRecord] = []
+        if found is None and not code_only and user is not None and self._sends_codes(tokens):
+            pending = await self.ctx.db.run(
+                auth.open_code_challenges, self.ctx.db, user.id, request.client, now
+            )
+            found = self._find_sent(tokens, pending, request, req, now)
 
         # The first factor, checked once: on the password the matching code points to, or on
         # everything typed. Unknown and disabled users are checked too, so they cost the same.
@@ -141,10 +153,19 @@ class Engine:
             return _Result(Decision.reject("user disabled"), failure=True)
         if not first_ok:
             hint = f" (the {found.token.type} code was right)" if found else ""
-            if not found and candidates:
+            if not found and (candidates or pending):
                 hint = ", or a wrong code"
+            if pending:  # a wrong password or a wrong code: an attempt at the open challenges
+                await self.ctx.db.run(auth.count_attempts, self.ctx.db, [c.id for c in pending], now)
             return _Result(Decision.reject(f"{first_reason}{hint}"), failure=True)
 
+        if found and found.challenge is not None:
+            taken = await self.ctx.db.run(
+                auth.take_challenge, self.ctx.db, found.challenge.id, user.name, request.client, now
+            )
+            if taken is None:
+                return _Result(Decision.reject("challenge expired, answered or out of attempts"), True)
+            return await self._consume(found, req, now, challenge_id=found.challenge.id)
         if found:
             return await self._consume(found, req, now, challenge_id=None)
         if code_only:
@@ -157,6 +178,8 @@ class Engine:
         if not tokens:  # first-login enrolment inside the rule's grace, else a reject
             return _Result(await self.enrolment.no_token(request, user, req, first_reason, backend.name, now))
         if request.code is not None:
+            if pending:
+                await self.ctx.db.run(auth.count_attempts, self.ctx.db, [c.id for c in pending], now)
             return _Result(Decision.reject(f"{first_reason}; wrong code"), failure=True)
         return await self._challenge(request, user, tokens, req, backend.name)
 
@@ -167,7 +190,7 @@ class Engine:
         inline = [t for t in tokens if self.factors[t.type].code_lengths(t)]
         pick = next((t for t in tokens if t.preferred), None) or (inline[0] if inline else tokens[0])
         factor = self.factors[pick.type]
-        context = {"first_factor": first, "rule": req.rule}
+        context: dict[str, Any] = {"first_factor": first, "rule": req.rule}
         if factor.code_lengths(pick):
             # Any of the user's own tokens may answer "Enter your one-time code".
             if not self.settings.challenge_on_password_only:
@@ -187,9 +210,10 @@ class Engine:
         if started.reuse is not None:  # the factor's challenge still open: no new code, same attempts
             state = started.reuse.encode("ascii")
         else:
+            context |= {"code_length": req.challenge.code_length, **started.context, "prompt": started.prompt}
             state = await self.challenges.open(
                 request, user, req.challenge, factor=pick.type, token_id=pick.id,
-                code_hash=started.code_hash, context={**context, **started.context, "prompt": started.prompt},
+                code_hash=started.code_hash, context=context,
             )  # fmt: skip
         return _Result(
             Decision.challenge(started.prompt, state, f"password ok; {pick.type} challenge", pick.type)
@@ -269,6 +293,39 @@ class Engine:
                     return _Found(split, token, match)
                 replayed = replayed or _Found(split, token, match)
         return replayed
+
+    def _sends_codes(self, tokens: list[TokenRecord]) -> bool:
+        """Whether any of these tokens is answered by a code the server sent (no inline code)."""
+        return any(not self.factors[t.type].code_lengths(t) for t in tokens)
+
+    def _find_sent(
+        self,
+        tokens: list[TokenRecord],
+        pending: list[ChallengeRecord],
+        request: AuthRequest,
+        req: Requirement,
+        now: float,
+    ) -> _Found | None:
+        """The reading of what was typed as password + the sent code of one of the open challenges.
+
+        Pure (the code is compared in constant time by the factor); the engine counts the attempt
+        and closes the challenge only after the password part passed the first factor."""
+        by_id = {t.id: t for t in tokens}
+        for challenge in pending:
+            token = by_id.get(challenge.token_id or -1)
+            if token is None:
+                continue
+            if request.code is not None:
+                candidates = [Split(request.secret, request.code, True)]
+            else:
+                length = int(challenge.context.get("code_length") or req.challenge.code_length)
+                candidates = splits(request.secret, [length], self.settings.separator)
+            check = self.factors[token.type].check_answer
+            for split in candidates:
+                match = self._try(check, token, challenge, split.code, now, self.ctx.keyring)
+                if match is not None:
+                    return _Found(split, token, match, challenge)
+        return None
 
     @staticmethod
     def _try(check: Callable[..., Match | None], token: TokenRecord, *args: Any) -> Match | None:

@@ -217,3 +217,55 @@ def take_challenge(
         )
     loaded = load_user_by_id(db, record.user_id)
     return (record, loaded) if loaded is not None else None
+
+
+def _challenge_record(row: Challenge) -> ChallengeRecord:
+    return ChallengeRecord(
+        id=row.id,
+        user_id=row.user_id,
+        token_id=row.token_id,
+        factor=row.factor,
+        code_hash=row.code_hash,
+        context=dict(row.context or {}),
+        attempts=row.attempts,
+        max_attempts=row.max_attempts,
+    )
+
+
+def open_code_challenges(db: Database, user_id: int, client: str, now: float) -> list[ChallengeRecord]:
+    """The user's open challenges of sent codes (email, SMS) for this client, newest first.
+
+    Read only: a front door that cannot carry a challenge (LDAP, Crowd) answers one with
+    "password followed by the code" in a later request; the engine counts that answer with
+    `take_challenge` or `count_attempts`.
+    """
+    with db.session() as s:
+        rows = s.scalars(
+            select(Challenge)
+            .where(
+                Challenge.user_id == user_id,
+                Challenge.client == client,
+                Challenge.code_hash.is_not(None),
+                Challenge.done_at.is_(None),
+                Challenge.expires_at > now,
+                Challenge.attempts < Challenge.max_attempts,
+            )
+            .order_by(Challenge.created_at.desc())
+            .limit(4)
+        ).all()
+        return [_challenge_record(r) for r in rows]
+
+
+def count_attempts(db: Database, ids: list[str], now: float) -> None:
+    """One failed answer against each of these challenges, if still open (conditional UPDATE)."""
+    with db.session() as s, s.begin():
+        s.execute(
+            update(Challenge)
+            .where(
+                Challenge.id.in_(ids),
+                Challenge.done_at.is_(None),
+                Challenge.expires_at > now,
+                Challenge.attempts < Challenge.max_attempts,
+            )
+            .values(attempts=Challenge.attempts + 1)
+        )
