@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
-from ldap_server import PEOPLE, SERVICE_DN, SERVICE_PASSWORD, Slapd, make_certificates, write_config
+from helpers import write_config
+from ldap_server import PEOPLE, SERVICE_DN, SERVICE_PASSWORD, Slapd, make_certificates
 
 from radiusd.cli.main import cli as radiusd_cli
 from radiusd.config import load
@@ -21,7 +22,9 @@ from radiusd.ldap.proxy import LdapProxy
 TOTP_SEED = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 
-def proxy_config(tmp_path: Path, slapd: Slapd, **proxy: Any) -> Path:
+def proxy_config(tmp_path: Path, slapd: Slapd, smtp_port: int | None = None, **proxy: Any) -> Path:
+    """The proxy in front of `slapd`, the ldap backend for the first factor; with `smtp_port`, codes
+    by email go to that (test) SMTP server."""
     certs = make_certificates(tmp_path / "proxy-tls")
     section = {
         "enabled": True,
@@ -33,10 +36,12 @@ def proxy_config(tmp_path: Path, slapd: Slapd, **proxy: Any) -> Path:
         "application": "jira",
         **proxy,
     }
+    delivery = {"smtp": {"host": "127.0.0.1", "port": smtp_port, "security": "none", "timeout": 3}}
     return write_config(
         tmp_path / "radiusd.yaml",
         {
             "data_dir": str(tmp_path / "data"),
+            **({"delivery": delivery} if smtp_port else {}),
             "backends": {
                 "default": "ldap",
                 "local": {"time_cost": 1, "memory_cost": 8},
