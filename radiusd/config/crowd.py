@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 
 from radiusd.config.types import Address, ExistingFile, Secret, Section
+
+
+class CrowdLdapConfig(Section):
+    """Where the users and groups are read when `directory: ldap` (through backends.ldap's
+    servers, TLS settings and service account)."""
+
+    user_base: str | None = None
+    """Where users are searched; backends.ldap.search_base by default."""
+    user_filter: str = "(objectClass=inetOrgPerson)"
+    group_base: str | None = None
+    """Where groups are searched; backends.ldap.group_search_base by default; no groups if neither."""
+    group_filter: str = "(|(objectClass=groupOfUniqueNames)(objectClass=groupOfNames))"
+    page_size: int = Field(default=500, ge=1, le=100000)
+    """Entries per page of the paged searches (1.2.840.113556.1.4.319)."""
+    cache_seconds: float = Field(default=60.0, ge=0)
+    """One directory read answers every request of a synchronisation within this time; 0: none."""
+    timeout: float = Field(default=60.0, gt=0)
+    """Deadline for reading the whole directory."""
 
 
 class CrowdConfig(Section):
@@ -19,6 +39,10 @@ class CrowdConfig(Section):
     password: Secret | None = None
     """The application password Jira sends (Basic auth password)."""
     timeout: float = Field(default=10.0, gt=0)
+    directory: Literal["store", "ldap"] = "store"
+    """Where the users and groups Jira synchronises come from: radiusd's store, or the directory
+    configured in backends.ldap (read as `ldap:` below says)."""
+    ldap: CrowdLdapConfig = CrowdLdapConfig()
 
     @model_validator(mode="after")
     def _check(self) -> CrowdConfig:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from radiusd.config.backends import BackendsConfig
 from radiusd.config.crowd import CrowdConfig
@@ -47,6 +47,18 @@ class Config(Section):
     delivery: DeliveryConfig = DeliveryConfig()
     ldap_proxy: LdapProxyConfig = LdapProxyConfig()
     crowd: CrowdConfig = CrowdConfig()
+
+    @model_validator(mode="after")
+    def _front_doors_need_their_directory(self) -> Config:
+        ldap = self.backends.ldap
+        if self.ldap_proxy.enabled and ldap is None:
+            raise ValueError("ldap_proxy.enabled needs backends.ldap: the directory it stands in front of")
+        if self.crowd.directory == "ldap":
+            if ldap is None:
+                raise ValueError("crowd.directory: ldap needs backends.ldap")
+            if (self.crowd.ldap.user_base or ldap.search_base) is None:
+                raise ValueError("crowd.directory: ldap needs crowd.ldap.user_base or a search_base")
+        return self
 
     @property
     def database_url(self) -> str:

@@ -18,7 +18,7 @@ from aiohttp import web
 from radiusd.config.crowd import CrowdConfig
 from radiusd.context import Context
 from radiusd.crowd import xml
-from radiusd.crowd.directory import CrowdUser, Snapshot, read_store
+from radiusd.crowd.directory import CrowdUser, DirectoryError, Snapshot, directory_for
 from radiusd.engine.types import Authenticator, AuthRequest, Outcome
 
 log = logging.getLogger("radiusd.crowd")
@@ -60,6 +60,7 @@ class CrowdServer:
         self.ctx = ctx
         self.config: CrowdConfig = ctx.config.crowd
         self.engine = engine
+        self.directory = directory_for(ctx)
         self.app = web.Application(
             middlewares=[self._headers, self._application_auth], client_max_size=1 << 20
         )
@@ -89,6 +90,9 @@ class CrowdServer:
             response = error(exc.status, "OPERATION_FAILED", exc.reason)
         except xml.BadRequest as exc:
             response = error(400, "ILLEGAL_ARGUMENT", str(exc))
+        except DirectoryError as exc:  # never a partial directory: Jira would drop the users it missed
+            log.error("crowd: the directory could not be read: %s", exc)
+            response = error(500, "OPERATION_FAILED", "The directory could not be read")
         response.headers["X-Embedded-Crowd-Version"] = f"Crowd/{CROWD_VERSION}"
         return response
 
@@ -116,7 +120,7 @@ class CrowdServer:
     # -- helpers ---------------------------------------------------------------------------------
 
     async def _snapshot(self) -> Snapshot:
-        return await self.ctx.db.run(read_store, self.ctx.db)
+        return await self.directory.snapshot()
 
     @staticmethod
     def _base(request: web.Request) -> str:
@@ -165,7 +169,16 @@ class CrowdServer:
             found = [
                 u
                 for u in snapshot.users.values()
-                if rule.matches({"name": u.name, "email": u.email, "active": str(u.active).lower()})
+                if rule.matches(
+                    {
+                        "name": u.name,
+                        "email": u.email,
+                        "active": str(u.active).lower(),
+                        "firstName": u.first_name,
+                        "lastName": u.last_name,
+                        "displayName": u.display_name,
+                    }
+                )
             ]
             return xml_response(xml.users(base, _page(request, found), _expanded(request, "user")))  # type: ignore[arg-type]
         if entity == "group":
@@ -244,6 +257,7 @@ class CrowdServer:
     async def close(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+        self.directory.close()
 
 
 async def start(ctx: Context, engine: Authenticator) -> CrowdServer | None:

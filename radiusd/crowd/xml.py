@@ -32,9 +32,9 @@ def user(base: str, u: CrowdUser, full: bool = True) -> ET.Element:
     element = ET.Element("user", {"name": u.name, "expand": "attributes"})
     _link(element, href)
     if full:
-        _text(element, "first-name", u.name)
-        _text(element, "last-name", u.name)
-        _text(element, "display-name", u.name)
+        _text(element, "first-name", u.first_name or u.name)
+        _text(element, "last-name", u.last_name or u.name)
+        _text(element, "display-name", u.display_name or u.name)
         _text(element, "email", u.email)
         password = ET.SubElement(element, "password")
         _link(password, f"{base}/user/password?username={quote(u.name)}", "edit")
