@@ -20,7 +20,7 @@ from radiusd.config import Config, ConfigError, load
 from radiusd.context import Context
 from radiusd.engine.engine import Engine
 from radiusd.engine.types import Authenticator
-from radiusd.frontdoors import start_front_doors
+from radiusd.frontdoors import CurrentEngine, start_front_doors
 from radiusd.radius.accounting import AccountingStore
 from radiusd.radius.clients import ClientTable, load_clients
 from radiusd.radius.dictionary import DictionaryError, dictionary_path, load_dictionary
@@ -94,6 +94,8 @@ class Service:
     reuse_port: bool = False
     ctx: Context = field(init=False)
     server: RadiusServer = field(init=False)
+    front: CurrentEngine = field(init=False)
+    """The engine the Jira front doors call, swapped by a reload like the RADIUS server's."""
     _stopped: asyncio.Event = field(init=False, default_factory=asyncio.Event)
     _retired: set[asyncio.Task[None]] = field(init=False, default_factory=set)
 
@@ -122,12 +124,16 @@ class Service:
                 await self.server.start(r.addresses, r.auth_port, r.acct_port, self.reuse_port)
             except OSError as exc:
                 raise ServeError(f"cannot listen: {exc.strerror or exc}") from None
+            self.front = CurrentEngine(self.server.authenticator)
             self._install_signals()
             where = ", ".join(
                 f"{b.host}:{b.port}/{'acct' if b.accounting else 'auth'}" for b in self.server.bound
             )
             log.info("serving RADIUS on %s with %d clients (pid %d)", where, len(clients), os.getpid())
-            doors = await start_front_doors(self.ctx, self.server.authenticator)
+            try:
+                doors = await start_front_doors(self.ctx, self.front)
+            except OSError as exc:
+                raise ServeError(f"cannot listen: {exc.strerror or exc}") from None
             await self._stopped.wait()
             for door in doors:
                 await door.close()
@@ -186,10 +192,12 @@ class Service:
             return
         in_flight = set(self.server.inflight)
         retired = self.server.reload(clients, engine)
+        self.front.swap(engine)
         self.ctx = ctx
         log.info("reloaded: %d clients", len(clients))
         if in_flight:
             await asyncio.wait(in_flight)
+        await self.front.finished(retired)
         await _close(retired)
 
 
