@@ -10,51 +10,136 @@ cannot both see rowcount 1.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import CursorResult, and_, delete, insert, select, update
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    insert,
+    literal,
+    or_,
+    select,
+    union_all,
+    update,
+)
 
 from radiusd.factors.base import ChallengeRecord, Match, TokenRecord, UserRecord
 from radiusd.store.database import Database
-from radiusd.store.models import Challenge, Group, Membership, Token, TokenItem, User
+from radiusd.store.models import Challenge, Group, Lock, Membership, RateEvent, Token, TokenItem, User
 
 # Challenges are kept this long past their expiry (for `radiusd check` and troubleshooting),
 # then removed when a new one is opened.
 CHALLENGE_KEEP = 3600.0
 
-_USER_WITH_TOKENS = (
-    select(
-        User.id,
-        User.name,
-        User.enabled,
-        User.password_hash,
-        User.backend,
-        User.email,
-        User.phone,
-        User.created_at,
-        Token.id.label("token_id"),
-        Token.type,
-        Token.secret_enc,
-        Token.params,
-        Token.counter,
-        Token.drift,
-        Token.preferred,
-        TokenItem.value_hash,
-    )
-    .outerjoin(Token, and_(Token.user_id == User.id, Token.enabled.is_(True)))
-    .outerjoin(TokenItem, and_(TokenItem.token_id == Token.id, TokenItem.used_at.is_(None)))
-    .order_by(Token.id, TokenItem.id)
+FAIL_USER = "fail:user"
+"""rate_events.kind of a user's failure (radiusd.engine.lockout counts them)."""
+
+# The hot-path statements are built once here, with bind parameters, and run through Core on a
+# kept Connection (`Database.read` / `Database.write`): SQLAlchemy compiles each once per dialect
+# and finds it in its cache by the statement's memoised key, with no ORM layer in between.
+
+_USER_COLUMNS = (
+    User.id,
+    User.name,
+    User.enabled,
+    User.password_hash,
+    User.backend,
+    User.email,
+    User.phone,
+    User.created_at,
+    Token.id.label("token_id"),
+    Token.type,
+    Token.secret_enc,
+    Token.params,
+    Token.counter,
+    Token.drift,
+    Token.preferred,
+    TokenItem.value_hash,
 )
-_GROUPS = select(Group.name).join(Membership, Membership.group_id == Group.id)
 
 
-def _load(db: Database, where: Any) -> UserRecord | None:
-    with db.session() as s:
-        rows = s.execute(_USER_WITH_TOKENS.where(where)).all()
-        if not rows:
-            return None
-        first = rows[0]
-        groups = frozenset(s.scalars(_GROUPS.where(Membership.user_id == first.id)))
+def _user_rows(where: Any) -> Any:
+    has_failures = exists().where(RateEvent.kind == FAIL_USER, RateEvent.key == bindparam("user_key"))
+    return (
+        select(*_USER_COLUMNS, has_failures.label("has_failures"))
+        .outerjoin(Token, and_(Token.user_id == User.id, Token.enabled.is_(True)))
+        .outerjoin(TokenItem, and_(TokenItem.token_id == Token.id, TokenItem.used_at.is_(None)))
+        .where(where)
+        .order_by(Token.id, TokenItem.id)
+    )
+
+
+_USER_BY_NAME = _user_rows(User.name == bindparam("name"))
+_USER_BY_ID = _user_rows(User.id == bindparam("user_id"))
+_GROUPS = (
+    select(Group.name)
+    .join(Membership, Membership.group_id == Group.id)
+    .where(Membership.user_id == bindparam("user_id"))
+)
+# The user's groups and the active locks of the user and of the candidate source keys, in one
+# statement: (kind, a, b) is ("group", name, "") or (lock scope, key, set_by).
+_GROUPS_AND_LOCKS = union_all(
+    select(literal("group").label("kind"), Group.name.label("a"), literal("").label("b"))
+    .join(Membership, Membership.group_id == Group.id)
+    .join(User, User.id == Membership.user_id)
+    .where(User.name == bindparam("name")),
+    select(Lock.scope, Lock.key, Lock.set_by).where(
+        or_(
+            and_(Lock.scope == "user", Lock.key == bindparam("user_key")),
+            and_(Lock.scope == "source", Lock.key.in_([bindparam("src1"), bindparam("src2")])),
+        ),
+        or_(Lock.until.is_(None), Lock.until > bindparam("now")),
+    ),
+)
+
+_CAS_COUNTER = (
+    update(Token)
+    .where(Token.id == bindparam("tid"), Token.counter < bindparam("new_counter"))
+    .values(counter=bindparam("new_counter"), drift=bindparam("new_drift"), last_used_at=bindparam("now"))
+)
+_CAS_ITEM = (
+    update(TokenItem)
+    .where(
+        TokenItem.token_id == bindparam("tid"),
+        TokenItem.value_hash == bindparam("item_hash"),
+        TokenItem.used_at.is_(None),
+    )
+    .values(used_at=bindparam("now"))
+)
+_TOKEN_USED = update(Token).where(Token.id == bindparam("tid")).values(last_used_at=bindparam("now"))
+_CLOSE_CHALLENGE = (
+    update(Challenge)
+    .where(Challenge.id == bindparam("challenge_id"), Challenge.done_at.is_(None))
+    .values(done_at=bindparam("now"))
+)
+_CLEAR_FAILURES = delete(RateEvent).where(RateEvent.kind == FAIL_USER, RateEvent.key == bindparam("user_key"))
+
+
+@dataclass(frozen=True, slots=True)
+class LockRow:
+    scope: str
+    key: str
+    set_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    """What a new login reads in one store round trip."""
+
+    user: UserRecord | None
+    locks: tuple[LockRow, ...]
+    """Active locks of the user's key and of the candidate source keys."""
+    has_failures: bool
+    """Whether the user's key has failure events (an accept then clears them)."""
+
+
+def _record(rows: Any, groups: frozenset[str]) -> UserRecord:
+    first = rows[0]
     tokens: dict[int, Any] = {}
     items: dict[int, list[str]] = {}
     for r in rows:
@@ -84,13 +169,44 @@ def _load(db: Database, where: Any) -> UserRecord | None:
     )
 
 
+def _read_login(
+    conn: Connection, name: str, user_key: str, sources: tuple[str | None, ...], now: float
+) -> Login:
+    rows = conn.execute(_USER_BY_NAME, {"name": name, "user_key": user_key}).all()
+    src1 = sources[0] if sources else None
+    src2 = sources[1] if len(sources) > 1 else src1
+    extra = conn.execute(
+        _GROUPS_AND_LOCKS, {"name": name, "user_key": user_key, "src1": src1, "src2": src2, "now": now}
+    ).all()
+    groups = frozenset(r.a for r in extra if r.kind == "group")
+    locks = tuple(LockRow(r.kind, r.a, r.b) for r in extra if r.kind != "group")
+    if not rows:
+        return Login(None, locks, False)
+    return Login(_record(rows, groups), locks, bool(rows[0].has_failures))
+
+
+def load_login(db: Database, name: str, user_key: str, sources: tuple[str | None, ...], now: float) -> Login:
+    """The user with groups, enabled tokens and unused item hashes (None if unknown), the active
+    locks of the user's key and of up to two candidate source keys, and whether the user's key
+    has failure events: two statements on one kept connection, one executor hop."""
+    return db.read(_read_login, name, user_key, sources, now)
+
+
+def _read_user(conn: Connection, stmt: Any, params: dict[str, Any]) -> UserRecord | None:
+    rows = conn.execute(stmt, params).all()
+    if not rows:
+        return None
+    groups = frozenset(conn.scalars(_GROUPS, {"user_id": rows[0].id}))
+    return _record(rows, groups)
+
+
 def load_user(db: Database, name: str) -> UserRecord | None:
     """The user with groups, enabled tokens and their unused item hashes; None if unknown."""
-    return _load(db, User.name == name)
+    return db.read(_read_user, _USER_BY_NAME, {"name": name, "user_key": None})
 
 
 def load_user_by_id(db: Database, user_id: int) -> UserRecord | None:
-    return _load(db, User.id == user_id)
+    return db.read(_read_user, _USER_BY_ID, {"user_id": user_id, "user_key": None})
 
 
 def _rowcount(result: Any) -> int:
@@ -98,49 +214,52 @@ def _rowcount(result: Any) -> int:
     return result.rowcount
 
 
-def consume(db: Database, match: Match, now: float, challenge_id: str | None = None) -> bool:
+def _consume(
+    conn: Connection, match: Match, now: float, challenge_id: str | None, clear_failures: str | None
+) -> tuple[bool, bool]:
+    if match.counter is not None:
+        won = _rowcount(
+            conn.execute(
+                _CAS_COUNTER,
+                {
+                    "tid": match.token_id,
+                    "new_counter": match.counter,
+                    "new_drift": match.drift,
+                    "now": now,
+                },
+            )
+        )
+    elif match.item_hash is not None:
+        won = _rowcount(
+            conn.execute(_CAS_ITEM, {"tid": match.token_id, "item_hash": match.item_hash, "now": now})
+        )
+        if won:
+            conn.execute(_TOKEN_USED, {"tid": match.token_id, "now": now})
+    else:
+        won = 1  # nothing but the challenge itself is consumed
+    if won and challenge_id is not None:
+        won = _rowcount(conn.execute(_CLOSE_CHALLENGE, {"challenge_id": challenge_id, "now": now}))
+    if won != 1:
+        return False, False
+    if clear_failures is not None:
+        conn.execute(_CLEAR_FAILURES, {"user_key": clear_failures})
+    return True, True
+
+
+def consume(
+    db: Database,
+    match: Match,
+    now: float,
+    challenge_id: str | None = None,
+    clear_failures: str | None = None,
+) -> bool:
     """Use up a matched code (and close the challenge it answers) in one transaction.
 
     True only for the one caller whose conditional UPDATE changed the row; the challenge is closed
-    in the same transaction, so a lost race leaves both untouched.
+    in the same transaction, so a lost race leaves both untouched. With `clear_failures` (a user's
+    lockout key), the user's failure events are deleted in the same transaction, on success only.
     """
-    with db.session() as s, s.begin():
-        if match.counter is not None:
-            won = _rowcount(
-                s.execute(
-                    update(Token)
-                    .where(Token.id == match.token_id, Token.counter < match.counter)
-                    .values(counter=match.counter, drift=match.drift, last_used_at=now)
-                )
-            )
-        elif match.item_hash is not None:
-            won = _rowcount(
-                s.execute(
-                    update(TokenItem)
-                    .where(
-                        TokenItem.token_id == match.token_id,
-                        TokenItem.value_hash == match.item_hash,
-                        TokenItem.used_at.is_(None),
-                    )
-                    .values(used_at=now)
-                )
-            )
-            if won:
-                s.execute(update(Token).where(Token.id == match.token_id).values(last_used_at=now))
-        else:
-            won = 1  # nothing but the challenge itself is consumed
-        if won and challenge_id is not None:
-            won = _rowcount(
-                s.execute(
-                    update(Challenge)
-                    .where(Challenge.id == challenge_id, Challenge.done_at.is_(None))
-                    .values(done_at=now)
-                )
-            )
-        if won != 1:
-            s.rollback()
-            return False
-    return True
+    return db.write(_consume, match, now, challenge_id, clear_failures)
 
 
 def create_challenge(

@@ -2,20 +2,39 @@
 
 Database work is blocking, so async callers go through `Database.run`, which uses a thread pool of
 its own: a slow query can delay other queries but never the event loop.
+
+Two ways in:
+
+- `session()`: an ORM Session from the pool, for the admin CLI, enrolment and everything rare.
+- `read(fn, …)` / `write(fn, …)`: the login hot path. `fn(conn, …)` runs on a Connection kept open
+  by the calling store thread (no pool checkout, no reset), in autocommit mode: a read is its
+  statements and nothing else; a write is one explicit transaction, `BEGIN IMMEDIATE` on SQLite
+  (the write lock taken up front, so no read-to-write upgrade can fail half-way) and `BEGIN` on
+  PostgreSQL. A connection found dead (PostgreSQL restarted, idle timeout) is replaced and the
+  work retried once: a retried compare-and-set that had in fact committed loses to itself and
+  rejects, it never accepts twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import os
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 T = TypeVar("T")
+
+SQLITE_THREADS = 2
+"""Store threads for SQLite: writes serialise on its one write lock, more threads only queue."""
+PG_RECYCLE = 1800
+"""Seconds after which a pooled PostgreSQL connection is replaced (instead of a ping per checkout)."""
 
 
 def _sqlite_pragmas(busy_timeout: float) -> Callable[..., None]:
@@ -41,7 +60,18 @@ def make_engine(url: str, busy_timeout: float = 5.0, pool_size: int = 8) -> Engi
         )
         event.listen(engine, "connect", _sqlite_pragmas(busy_timeout))
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    connect_args: dict[str, Any] = {}
+    if parsed.get_driver_name() == "psycopg":
+        connect_args["prepare_threshold"] = 1  # server-side prepared from the second execution
+    # No pool_pre_ping (a SELECT 1 before every checkout doubled the round trips): connections are
+    # recycled, and a dead one is detected by the failing statement (the pool is then invalidated).
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size * 2,
+        pool_recycle=PG_RECYCLE,
+        connect_args=connect_args,
+    )
 
 
 class Database:
@@ -49,11 +79,14 @@ class Database:
         self.url = url
         self.engine = make_engine(url, busy_timeout, pool_size)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="db")
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.engine.dialect.name == "sqlite"
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        threads = min(pool_size, SQLITE_THREADS) if self.is_sqlite else pool_size
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="db")
+        self._begin = "BEGIN IMMEDIATE" if self.is_sqlite else "BEGIN"
+        self._local = threading.local()
+        self._kept: list[Connection] = []
+        self._kept_lock = threading.Lock()
+        self._pid = os.getpid()
 
     def session(self) -> Session:
         return self.sessions()
@@ -62,6 +95,70 @@ class Database:
         """Run blocking store work off the event loop."""
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
+    # -- the hot path: one kept connection per store thread ------------------------------------
+
+    def connection(self) -> Connection:
+        """This thread's kept connection, in autocommit mode (opened on first use)."""
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is None or conn.closed or self._pid != os.getpid():
+            if self._pid != os.getpid():  # a forked worker: never share the parent's connections
+                self._pid, self._kept, self._local = os.getpid(), [], threading.local()
+            conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            self._local.conn = conn
+            with self._kept_lock:
+                self._kept.append(conn)
+        return conn
+
+    def _forget(self, conn: Connection) -> None:
+        self._local.conn = None
+        with self._kept_lock:
+            if conn in self._kept:
+                self._kept.remove(conn)
+        try:
+            conn.invalidate()
+            conn.close()
+        except Exception:
+            pass
+
+    def read(self, fn: Callable[..., T], *args: Any) -> T:
+        """fn(conn, *args) on this thread's kept connection, outside any transaction."""
+        conn = self.connection()
+        try:
+            return fn(conn, *args)
+        except exc.DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+        self._forget(conn)
+        return fn(self.connection(), *args)
+
+    def write(self, fn: Callable[..., tuple[T, bool]], *args: Any) -> T:
+        """fn(conn, *args) in one transaction (BEGIN IMMEDIATE on SQLite); fn returns
+        (result, commit): committed when commit is true, else rolled back."""
+        conn = self.connection()
+        try:
+            return self._transaction(conn, fn, *args)
+        except exc.DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+        self._forget(conn)
+        return self._transaction(self.connection(), fn, *args)
+
+    def _transaction(self, conn: Connection, fn: Callable[..., tuple[T, bool]], *args: Any) -> T:
+        conn.exec_driver_sql(self._begin)
+        try:
+            result, commit = fn(conn, *args)
+        except BaseException:
+            with contextlib.suppress(exc.DBAPIError):
+                conn.exec_driver_sql("ROLLBACK")
+            raise
+        conn.exec_driver_sql("COMMIT" if commit else "ROLLBACK")
+        return result
+
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+        with self._kept_lock:
+            kept, self._kept = self._kept, []
+        for conn in kept:
+            with contextlib.suppress(Exception):
+                conn.close()
         self.engine.dispose()
