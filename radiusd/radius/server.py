@@ -17,7 +17,7 @@ from typing import Any, cast
 
 from pyrad.dictionary import Dictionary
 
-from radiusd.engine.types import Authenticator, AuthRequest
+from radiusd.engine.types import Authenticator, AuthRequest, Outcome
 from radiusd.radius import codec, counters
 from radiusd.radius.accounting import accounting_row
 from radiusd.radius.checks import drop_reason
@@ -30,6 +30,13 @@ log = logging.getLogger(__name__)
 
 StoreAccounting = Callable[[dict[str, Any]], Awaitable[None]]
 Address = tuple[Any, ...]
+
+# Counter names made once, not formatted per packet.
+_RECEIVED = {
+    code: f"received_code_{code}"
+    for code in (codec.ACCESS_REQUEST, codec.ACCOUNTING_REQUEST, codec.STATUS_SERVER)
+}
+_OUTCOME = {outcome: f"access_{outcome.value}" for outcome in Outcome}
 
 
 def bind_udp(host: str, port: int, reuse_port: bool) -> socket.socket:
@@ -162,12 +169,12 @@ class RadiusServer:
             self._drop(reason, host, client)
             return
         code = frame.code
-        self.counters[f"received_code_{code}"] += 1
+        self.counters[_RECEIVED.get(code) or f"received_code_{code}"] += 1
+        request = codec.Request(frame, client.secret, self.dictionary)
         if code == codec.STATUS_SERVER:
             # RFC 5997: not subject to duplicate detection; always signed.
             reply_code = codec.ACCOUNTING_RESPONSE if listener.accounting else codec.ACCESS_ACCEPT
-            packet = codec.decode(frame, client.secret, self.dictionary)
-            listener.send(codec.encode_reply(packet, reply_code, (), True), addr)
+            listener.send(codec.encode_reply(request, reply_code, (), True), addr)
             return
         key: Key = (host, addr[1], listener.index, code, frame.identifier)
         entry, new = self.duplicates.claim(key, frame.authenticator)
@@ -179,12 +186,11 @@ class RadiusServer:
                 listener.send(entry.reply, addr)
             return
         try:
-            packet = codec.decode(frame, client.secret, self.dictionary)
             if code == codec.ACCESS_REQUEST:
-                request = auth_request(packet, client, host)
-                work = self._authenticate(packet, client, request)
+                work = self._authenticate(request, client, auth_request(request, client, host))
             else:
-                work = self._account(packet, client, host)
+                packet = codec.decode(frame, client.secret, self.dictionary)
+                work = self._account(request, packet, client.name, host)
         except codec.MalformedPacket as exc:
             self.duplicates.forget(key, entry)
             self._drop(counters.MALFORMED, host, client, str(exc))
@@ -213,12 +219,12 @@ class RadiusServer:
         self.duplicates.answer(key, entry, reply)
         listener.send(reply, addr)
 
-    async def _authenticate(self, packet: codec.Packet, client: Client, request: AuthRequest) -> bytes:
-        decision = await self.authenticator.authenticate(request)
-        self.counters[f"access_{decision.outcome.value}"] += 1
-        return access_reply(packet, client, decision)
+    async def _authenticate(self, request: codec.Request, client: Client, auth: AuthRequest) -> bytes:
+        decision = await self.authenticator.authenticate(auth)
+        self.counters[_OUTCOME[decision.outcome]] += 1
+        return access_reply(request, client, decision)
 
-    async def _account(self, packet: codec.Packet, client: Client, host: str) -> bytes:
-        await self.store_accounting(accounting_row(packet, client.name, host))
+    async def _account(self, request: codec.Request, packet: codec.Packet, client: str, host: str) -> bytes:
+        await self.store_accounting(accounting_row(packet, client, host))
         self.counters["accounting_stored"] += 1
-        return codec.encode_reply(packet, codec.ACCOUNTING_RESPONSE, (), False)
+        return codec.encode_reply(request, codec.ACCOUNTING_RESPONSE, (), False)

@@ -6,6 +6,7 @@ import base64
 import binascii
 import ipaddress
 import logging
+from collections.abc import Sequence
 
 from radiusd.engine.types import AuthRequest, Decision, Outcome, ReplyAttribute
 from radiusd.radius import codec
@@ -53,39 +54,41 @@ def _context_value(code: int, raw: bytes) -> str:
     return raw.decode("utf-8", "replace")[:253]
 
 
-def _source(packet: codec.Packet, client: Client, peer: str) -> str | None:
+def _source(values: dict[int, list[bytes]], client: Client, peer: str) -> str | None:
     """The packet's source, or the client's trusted attribute. A client configured with an attribute
     that is missing or not an address gets None: a rule must not match on the NAS's own address."""
     if client.source_attribute is None:
         return peer
     if client.source_attribute == "Framed-IP-Address":
-        raw = codec.raw_values(packet, codec.FRAMED_IP_ADDRESS)
+        raw = values.get(codec.FRAMED_IP_ADDRESS)
         return str(ipaddress.IPv4Address(raw[0])) if raw and len(raw[0]) == 4 else None
-    text = codec.first_text(packet, codec.CALLING_STATION_ID)
-    if text is None:
+    found = values.get(codec.CALLING_STATION_ID)
+    if not found:
         return None
     try:
-        return str(ipaddress.ip_address(text.strip()))
+        return str(ipaddress.ip_address(found[0].decode("utf-8", "replace").strip()))
     except ValueError:
         return None
 
 
-def auth_request(packet: codec.Packet, client: Client, peer: str) -> AuthRequest:
+def auth_request(request: codec.Request, client: Client, peer: str) -> AuthRequest:
     """Raises codec.MalformedPacket for a User-Password that cannot be a PAP password."""
-    password = codec.user_password(packet) or ""
+    values = request.frame.values
+    password = codec.user_password(request) or ""
     password, code = split_static_challenge(password)
-    states = codec.raw_values(packet, codec.STATE)
+    states = values.get(codec.STATE)
+    user = values.get(codec.USER_NAME)
     attributes = {
-        name: _context_value(number, values[0])
+        name: _context_value(number, found[0])
         for number, name in CONTEXT_ATTRIBUTES.items()
-        if (values := codec.raw_values(packet, number))
+        if (found := values.get(number))
     }
     return AuthRequest(
-        user=(codec.first_text(packet, codec.USER_NAME) or "")[:253],
+        user=user[0].decode("utf-8", "replace")[:253] if user else "",
         secret=password,
         frontdoor=FRONTDOOR,
         client=client.name,
-        source=_source(packet, client, peer),
+        source=_source(values, client, peer),
         state=states[0] if states else None,
         code=code,
         attributes=attributes,
@@ -110,9 +113,9 @@ def message_chunks(text: str, limit: int = MAX_ATTRIBUTE) -> list[str]:
     return chunks
 
 
-def reply_code_and_attributes(decision: Decision) -> tuple[int, list[ReplyAttribute]]:
+def reply_code_and_attributes(decision: Decision) -> tuple[int, Sequence[ReplyAttribute]]:
     if decision.outcome is Outcome.ACCEPT:
-        return codec.ACCESS_ACCEPT, list(decision.reply)
+        return codec.ACCESS_ACCEPT, decision.reply
     if decision.outcome is Outcome.CHALLENGE:
         if not decision.state or len(decision.state) > 253:
             raise codec.ReplyError("a challenge needs a State of 1 to 253 octets")
@@ -125,13 +128,13 @@ def reply_code_and_attributes(decision: Decision) -> tuple[int, list[ReplyAttrib
     return codec.ACCESS_REJECT, [("Reply-Message", message)] if message else []
 
 
-def access_reply(packet: codec.Packet, client: Client, decision: Decision) -> bytes:
+def access_reply(request: codec.Request | codec.Packet, client: Client, decision: Decision) -> bytes:
     """The encoded reply. An accept whose attributes cannot be encoded becomes a reject: a VPN must
     not grant a session without the Filter-Id or group the policy asked for."""
     sign = client.reply_message_authenticator
     try:
         code, attributes = reply_code_and_attributes(decision)
-        return codec.encode_reply(packet, code, attributes, sign)
+        return codec.encode_reply(request, code, attributes, sign)
     except codec.ReplyError as exc:
         log.error(
             "cannot answer %s for client %r as decided (%s): sending Access-Reject",
@@ -139,4 +142,4 @@ def access_reply(packet: codec.Packet, client: Client, decision: Decision) -> by
             client.name,
             exc,
         )
-        return codec.encode_reply(packet, codec.ACCESS_REJECT, [], sign)
+        return codec.encode_reply(request, codec.ACCESS_REJECT, (), sign)
