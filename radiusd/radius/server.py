@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -103,6 +104,11 @@ class RadiusServer:
         self.bound: list[Bound] = []
         self.inflight: set[asyncio.Task[None]] = set()
         self.accepting = True
+        # One timer for all requests in flight rather than an asyncio.timeout (a timer scheduled and
+        # cancelled) per request: deadlines come in the order the tasks start.
+        self._deadlines: deque[tuple[float, asyncio.Task[None]]] = deque()
+        self._timed_out: set[asyncio.Task[None]] = set()
+        self._sweeper: asyncio.TimerHandle | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -195,17 +201,46 @@ class RadiusServer:
             self.duplicates.forget(key, entry)
             self._drop(counters.MALFORMED, host, client, str(exc))
             return
-        task = asyncio.get_running_loop().create_task(self._answer(listener, addr, key, entry, work))
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(self._answer(listener, addr, key, entry, work))
         self.inflight.add(task)
-        task.add_done_callback(self.inflight.discard)
+        task.add_done_callback(self._done)
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][1].done():  # most answer in the order they came
+            deadlines.popleft()
+        deadline = loop.time() + self.request_timeout
+        deadlines.append((deadline, task))
+        if self._sweeper is None:
+            self._sweeper = loop.call_at(deadline, self._sweep)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self.inflight.discard(task)
+        self._timed_out.discard(task)
+
+    def _sweep(self) -> None:
+        """Cancel the tasks past their deadline; _answer counts them as timeouts."""
+        self._sweeper = None
+        deadlines = self._deadlines
+        now = asyncio.get_running_loop().time()
+        while deadlines:
+            deadline, task = deadlines[0]
+            if not task.done():
+                if deadline > now:
+                    self._sweeper = asyncio.get_running_loop().call_at(deadline, self._sweep)
+                    return
+                self._timed_out.add(task)
+                task.cancel()
+            deadlines.popleft()
 
     async def _answer(
         self, listener: Listener, addr: Address, key: Key, entry: Entry, work: Awaitable[bytes]
     ) -> None:
         try:
-            async with asyncio.timeout(self.request_timeout):  # no extra task, unlike wait_for
-                reply = await work
-        except TimeoutError:
+            reply = await work
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task not in self._timed_out:
+                raise
             self.duplicates.forget(key, entry)
             self.counters[counters.TIMEOUTS] += 1
             log.error("no answer within %.0f s for a request from %s", self.request_timeout, addr[0])

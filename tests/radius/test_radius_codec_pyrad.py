@@ -16,7 +16,7 @@ from radius.radius_client import DICTIONARY, encode
 from radiusd.engine.types import Decision, Outcome
 from radiusd.radius import codec
 from radiusd.radius.clients import Client
-from radiusd.radius.translate import CONTEXT_ATTRIBUTES, access_reply
+from radiusd.radius.translate import CONTEXT_ATTRIBUTES, access_reply, auth_request
 
 CASES = 3000
 
@@ -50,7 +50,17 @@ CONTEXT = [
     ("NAS-IP-Address", lambda rng: f"10.{rng.randrange(256)}.{rng.randrange(256)}.1"),
     ("Framed-IP-Address", lambda rng: f"192.0.2.{rng.randrange(256)}"),
     ("Called-Station-Id", lambda rng: text(rng, 0, 30)),
-    ("Calling-Station-Id", lambda rng: rng.choice(["198.51.100.7", "2001:db8::1", text(rng, 0, 30)])),
+    (
+        "Calling-Station-Id",
+        lambda rng: rng.choice(
+            [
+                *("198.51.100.7", " 10.0.0.1 ", "010.0.0.1", "1.2.3", "2001:DB8::1"),
+                *("::ffff:1.2.3.4", "1.2.3.4\0"),
+                f"{rng.randrange(300)}.{rng.randrange(256)}.0.{rng.randrange(256)}",
+                text(rng, 0, 30),
+            ]
+        ),
+    ),
     ("NAS-Identifier", lambda rng: text(rng, 1, 30)),
     ("NAS-Port-Type", lambda rng: rng.choice(["Virtual", "Ethernet", 5])),
 ]
@@ -168,7 +178,24 @@ def test_decode_matches_pyrad() -> None:
                 codec.user_password(fast)
         else:
             assert codec.user_password(fast) == slow.PwDecrypt(hidden[0])
+            assert_translated(fast, slow)
         assert fast.frame.proxy_state == OrderedDict.__contains__(slow, 33)
+
+
+def assert_translated(fast: codec.Request, slow: rp.Packet) -> None:
+    """The AuthRequest from the fast path against the same fields read from pyrad's decoding."""
+    trusting = Client("vpn", NETWORK, SECRET, source_attribute="Calling-Station-Id")
+    got = auth_request(fast, trusting, "127.0.0.1")
+    names = OrderedDict.get(slow, 1)
+    assert got.user == (names[0].decode("utf-8", "replace")[:253] if names else "")
+    assert got.state == (OrderedDict.get(slow, 24) or [None])[0]
+    calling = OrderedDict.get(slow, 31)
+    try:
+        source = str(ipaddress.ip_address(calling[0].decode("utf-8", "replace").strip())) if calling else None
+    except ValueError:
+        source = None
+    assert got.source == source
+    assert set(got.attributes) == {name for code, name in CONTEXT_ATTRIBUTES.items() if code in slow}
 
 
 def test_every_reply_shape_is_byte_identical_to_pyrad() -> None:

@@ -226,6 +226,31 @@ def test_an_engine_failure_answers_nothing_and_the_server_keeps_serving() -> Non
     assert server.counters[counters.ERRORS] == 1
 
 
+def test_a_request_past_its_deadline_is_dropped_and_its_retransmission_processed_afresh() -> None:
+    class SlowForBob(Scripted):
+        async def authenticate(self, request: AuthRequest) -> Decision:
+            self.calls.append(request)
+            await asyncio.sleep(30 if request.user == "bob" else 0)
+            return Decision.accept()
+
+    engine = SlowForBob(lambda r: Decision.accept())
+    answers: dict[str, bytes | None] = {}
+
+    async def scenario(server: RadiusServer, auth: int, _acct: int) -> None:
+        server.request_timeout = 0.3
+        slow = encode(access_request(SECRET, "bob", "pw"))
+        answers["bob"] = await send(auth, slow, 0.6)
+        answers["alice"] = await send(auth, encode(access_request(SECRET, "alice", "pw")))
+        answers["bob again"] = await send(auth, slow, 0.6)
+        assert not server.inflight and not server._timed_out
+
+    server = run(engine, scenario)
+    assert answers["bob"] is None and answers["bob again"] is None
+    assert answers["alice"] is not None and answers["alice"][0] == codec.ACCESS_ACCEPT
+    assert server.counters[counters.TIMEOUTS] == 2
+    assert [r.user for r in engine.calls] == ["bob", "alice", "bob"]  # not a duplicate in progress
+
+
 def test_unknown_sources_are_logged_once_a_minute(caplog: pytest.LogCaptureFixture) -> None:
     from radiusd.radius.counters import DropLog
 
