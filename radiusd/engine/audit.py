@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Connection, bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
 from radiusd.config.engine import syslog_target
@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 MAX_PENDING = 100_000
 """Decisions kept in memory while the store is unreachable; beyond this the oldest are dropped."""
 RETENTION_CHECK = 3600.0
+
+# Built once; executed through Core on the store thread's kept connection (executemany).
+_INSERT = insert(AuditEvent)
+_EXPIRE = delete(AuditEvent).where(AuditEvent.at < bindparam("before"))
 
 
 def clean(value: object, limit: int) -> str:
@@ -106,14 +110,22 @@ class AuditTrail:
 
     def _write(self, batch: list[dict[str, Any]]) -> None:
         now = time.time()
-        with self.ctx.db.session() as s, s.begin():
-            s.execute(insert(AuditEvent), batch)
-            if now - self._last_retention > RETENTION_CHECK:
-                self._last_retention = now
-                s.execute(delete(AuditEvent).where(AuditEvent.at < now - self.config.retention_days * 86400))
+        expire = now - self._last_retention > RETENTION_CHECK
+        self.ctx.db.write(self._insert, batch, now - self.config.retention_days * 86400 if expire else None)
+        if expire:
+            self._last_retention = now
         lines = [json.dumps({**e, "at": iso(e["at"])}, ensure_ascii=False) for e in batch]
         self._to_file(lines)
         self._to_syslog(lines)
+
+    @staticmethod
+    def _insert(
+        conn: Connection, batch: list[dict[str, Any]], expire_before: float | None
+    ) -> tuple[None, bool]:
+        conn.execute(_INSERT, batch)
+        if expire_before is not None:
+            conn.execute(_EXPIRE, {"before": expire_before})
+        return None, True
 
     def _to_file(self, lines: list[str]) -> None:
         if self.config.jsonl_file is None:

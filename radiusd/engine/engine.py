@@ -63,6 +63,8 @@ class _Result:
     decision: Decision
     failure: bool = False
     """A wrong password or code: counted by the lockout."""
+    cleared: bool = False
+    """An accept whose consume already deleted the user's failure events (same transaction)."""
 
 
 class Engine:
@@ -98,19 +100,34 @@ class Engine:
         now = time.time()
         if request.state is not None:
             return await self._answer(request, now)
-        user = await self.ctx.db.run(auth.load_user, self.ctx.db, request.user)
+        # One store round trip: the user, groups, tokens, the locks that may apply (every source
+        # key a rule could count against) and whether the user has failure events to clear.
+        user_key, sources = self.lockout.keys(request.user, request.source)
+        login = await self.ctx.db.run(
+            auth.load_login, self.ctx.db, request.user, user_key, sources, self.lockout.now()
+        )
+        user = login.user
         requirement = self.policy.match(self._subject(request, user.groups if user else frozenset(), now))
         if requirement.action == "deny":
             return Decision.reject(f"denied by rule {requirement.rule}")
-        refused = await self.lockout.gate(request.user, request.source, requirement.lockout)
+        # The gate, before any secret is checked, on the locks read with the user.
+        refused = self.lockout.refused(login.locks, request.user, request.source, requirement.lockout)
         if refused:
             return Decision.reject(refused)
-        result = await self._login(request, user, requirement, now)
+        failures = user_key if login.has_failures else None
+        result = await self._login(request, user, requirement, now, failures)
+        if result.decision.outcome is Outcome.ACCEPT and (result.cleared or failures is None):
+            return result.decision  # no failure events to clear, or cleared with the consume
         await self._count(request, requirement, result)
         return result.decision
 
     async def _login(
-        self, request: AuthRequest, user: UserRecord | None, req: Requirement, now: float
+        self,
+        request: AuthRequest,
+        user: UserRecord | None,
+        req: Requirement,
+        now: float,
+        failures: str | None = None,
     ) -> _Result:
         tokens = self._usable(user, req)
         backend = self.backends.for_user(request.user, user.backend if user else None)
@@ -165,9 +182,9 @@ class Engine:
             )
             if taken is None:
                 return _Result(Decision.reject("challenge expired, answered or out of attempts"), True)
-            return await self._consume(found, req, now, challenge_id=found.challenge.id)
+            return await self._consume(found, req, now, found.challenge.id, failures)
         if found:
-            return await self._consume(found, req, now, challenge_id=None)
+            return await self._consume(found, req, now, None, failures)
         if code_only:
             return _Result(Decision.reject("wrong code" if tokens else "no token enrolled"), failure=True)
         # The password alone was right.
@@ -268,14 +285,21 @@ class Engine:
     # -- steps -----------------------------------------------------------------------------------
 
     async def _consume(
-        self, found: _Found, req: Requirement, now: float, challenge_id: str | None
+        self,
+        found: _Found,
+        req: Requirement,
+        now: float,
+        challenge_id: str | None,
+        failures: str | None = None,
     ) -> _Result:
+        """Consume the code by compare-and-set; with `failures` (the user's lockout key), the
+        user's failure events are deleted in the same transaction when the consume wins."""
         kind = found.token.type
         if found.match.replay:
             return _Result(Decision.reject(f"{kind}: code already used", factor=kind), failure=True)
-        if not await self.ctx.db.run(auth.consume, self.ctx.db, found.match, now, challenge_id):
+        if not await self.ctx.db.run(auth.consume, self.ctx.db, found.match, now, challenge_id, failures):
             return _Result(Decision.reject(f"{kind}: code already used", factor=kind), failure=True)
-        return _Result(Decision.accept(f"{kind} code ok", req.reply, kind))
+        return _Result(Decision.accept(f"{kind} code ok", req.reply, kind), cleared=failures is not None)
 
     def _find(self, tokens: list[TokenRecord], candidates: list[Split], now: float) -> _Found | None:
         """The first reading of what was typed whose code a token accepts; a replayed code only if

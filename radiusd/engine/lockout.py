@@ -20,21 +20,23 @@ import hashlib
 import ipaddress
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from radiusd.config.engine import LockoutConfig
 from radiusd.context import Context
 from radiusd.engine.rules import parse_address
+from radiusd.store import auth
 from radiusd.store.models import Lock, RateEvent
 
 log = logging.getLogger(__name__)
 
-FAIL_USER, FAIL_SOURCE = "fail:user", "fail:source"
+FAIL_USER, FAIL_SOURCE = auth.FAIL_USER, "fail:source"
 LOCKED_USER, LOCKED_SOURCE = "lock:user", "lock:source"
 ESCALATION_WINDOW = 86400.0
 """Repeated locks of one key within this many seconds double the lock's duration."""
@@ -78,12 +80,52 @@ class Counts:
     locked_source: bool
 
 
-def _dialect_insert(session: Session):  # type: ignore[no-untyped-def]
-    return sqlite.insert if session.get_bind().dialect.name == "sqlite" else postgresql.insert
+# The statements of the gate and of the counting, built once (Core, on a kept connection).
+_GATE = select(Lock.scope, Lock.set_by).where(
+    or_(
+        and_(Lock.scope == "user", Lock.key == bindparam("user_key")),
+        and_(Lock.scope == "source", Lock.key == bindparam("src_key")),
+    ),
+    or_(Lock.until.is_(None), Lock.until > bindparam("now")),
+)
+_ADD_EVENT = insert(RateEvent)
+
+
+def _count_since(kind: str, key: str) -> Any:
+    return (
+        select(func.count())
+        .select_from(RateEvent)
+        .where(RateEvent.kind == kind, RateEvent.key == bindparam(key), RateEvent.at > bindparam("since"))
+        .scalar_subquery()
+    )
+
+
+_COUNTS = select(_count_since(FAIL_USER, "user_key"), _count_since(FAIL_SOURCE, "src_key"))
+
+
+def _dialect_insert(session: Session | Connection):  # type: ignore[no-untyped-def]
+    bind = session if isinstance(session, Connection) else session.get_bind()
+    return sqlite.insert if bind.dialect.name == "sqlite" else postgresql.insert
+
+
+def refusal(rows: Iterable[tuple[str, str]]) -> str | None:
+    """The reason an attempt is refused given the active (scope, set_by) locks that apply to it."""
+    found = list(rows)
+    if not found:
+        return None
+    # The most telling reason: a user lock before a source lock, an admin's before an automatic one.
+    scope, set_by = min(found, key=lambda r: (r[0] != "user", r[1] != "admin"))
+    return f"{scope} locked by admin" if set_by == "admin" else f"{scope} locked: too many failures"
 
 
 def lock(
-    session: Session, scope: str, key: str, set_by: str, until: float | None, reason: str, now: float
+    session: Session | Connection,
+    scope: str,
+    key: str,
+    set_by: str,
+    until: float | None,
+    reason: str,
+    now: float,
 ) -> bool:
     """Create or renew a lock; an automatic lock is renewed only once the old one has expired.
 
@@ -105,7 +147,9 @@ def lock(
     return session.execute(stmt.returning(Lock.__table__.c.id)).first() is not None
 
 
-def _auto_lock(session: Session, scope: str, key: str, settings: LockoutConfig, now: float) -> bool:
+def _auto_lock(
+    session: Session | Connection, scope: str, key: str, settings: LockoutConfig, now: float
+) -> bool:
     kind = LOCKED_USER if scope == "user" else LOCKED_SOURCE
     earlier = session.scalar(
         select(func.count())
@@ -162,6 +206,7 @@ class Lockout:
         self._clock = clock
         cfg = ctx.config
         windows = [cfg.lockout.window] + [r.lockout.window for r in cfg.rules if r.lockout is not None]
+        self._all_settings = [cfg.lockout] + [r.lockout for r in cfg.rules if r.lockout is not None]
         self._keep_events = max(windows)
         self._last_prune = 0.0
         self._prune_task: asyncio.Task[None] | None = None
@@ -173,18 +218,35 @@ class Lockout:
         )
 
     def _gate(self, user_key: str, src_key: str | None, now: float) -> str | None:
-        wanted = and_(Lock.scope == "user", Lock.key == user_key)
-        if src_key is not None:
-            wanted = or_(wanted, and_(Lock.scope == "source", Lock.key == src_key))
-        with self.ctx.db.session() as s:
-            rows = s.execute(
-                select(Lock.scope, Lock.set_by).where(wanted, or_(Lock.until.is_(None), Lock.until > now))
-            ).all()
-        if not rows:
-            return None
-        # The most telling reason: a user lock before a source lock, an admin's before an automatic one.
-        scope, set_by = min(rows, key=lambda r: (r.scope != "user", r.set_by != "admin"))
-        return f"{scope} locked by admin" if set_by == "admin" else f"{scope} locked: too many failures"
+        return self.ctx.db.read(self._read_gate, user_key, src_key, now)
+
+    @staticmethod
+    def _read_gate(conn: Connection, user_key: str, src_key: str | None, now: float) -> str | None:
+        rows = conn.execute(_GATE, {"user_key": user_key, "src_key": src_key, "now": now}).all()
+        return refusal((r.scope, r.set_by) for r in rows)
+
+    def now(self) -> float:
+        return self._clock()
+
+    def keys(self, user: str, source: str | None) -> tuple[str, tuple[str | None, ...]]:
+        """The user's key and every key the source may count against (whichever rule matches):
+        the gate's locks are read with the user, before the rule is known."""
+        sources = tuple(dict.fromkeys(source_key(source, user, s) for s in self._all_settings))
+        return store_key(user), sources
+
+    @staticmethod
+    def refused(
+        locks: Iterable[auth.LockRow], user: str, source: str | None, settings: LockoutConfig
+    ) -> str | None:
+        """The gate on locks read beforehand (`auth.load_login`): those of the user's key and of
+        the source key that these settings count against."""
+        user_key, src_key = store_key(user), source_key(source, user, settings)
+        return refusal(
+            (row.scope, row.set_by)
+            for row in locks
+            if (row.scope == "user" and row.key == user_key)
+            or (row.scope == "source" and src_key is not None and row.key == src_key)
+        )
 
     async def failure(self, user: str, source: str | None, settings: LockoutConfig) -> None:
         """Count a failed attempt (wrong password or wrong code), lock if a threshold is reached,
@@ -207,35 +269,30 @@ class Lockout:
             await self._sleep(delay)
 
     def _failure(self, user_key: str, src_key: str | None, settings: LockoutConfig, now: float) -> Counts:
-        since = now - settings.window
-        with self.ctx.db.session() as s, s.begin():
-            rows = [{"kind": FAIL_USER, "key": user_key, "at": now}]
-            if src_key is not None:
-                rows.append({"kind": FAIL_SOURCE, "key": src_key, "at": now})
-            s.execute(insert(RateEvent), rows)
+        return self.ctx.db.write(self._count_failure, user_key, src_key, settings, now)
 
-            def count(kind: str, key: str | None):  # type: ignore[no-untyped-def]
-                return (
-                    select(func.count())
-                    .select_from(RateEvent)
-                    .where(RateEvent.kind == kind, RateEvent.key == key, RateEvent.at > since)
-                    .scalar_subquery()
-                )
-
-            n_user, n_source = s.execute(
-                select(count(FAIL_USER, user_key), count(FAIL_SOURCE, src_key))
-            ).one()
-            locked_source = (
-                src_key is not None
-                and n_source >= settings.source_threshold
-                and _auto_lock(s, "source", src_key, settings, now)
-            )
-            locked_user = (
-                settings.lock_user
-                and n_user >= settings.user_threshold
-                and _auto_lock(s, "user", user_key, settings, now)
-            )
-        return Counts(n_user, n_source, locked_user, locked_source)
+    @staticmethod
+    def _count_failure(
+        conn: Connection, user_key: str, src_key: str | None, settings: LockoutConfig, now: float
+    ) -> tuple[Counts, bool]:
+        rows = [{"kind": FAIL_USER, "key": user_key, "at": now}]
+        if src_key is not None:
+            rows.append({"kind": FAIL_SOURCE, "key": src_key, "at": now})
+        conn.execute(_ADD_EVENT, rows)
+        n_user, n_source = conn.execute(
+            _COUNTS, {"user_key": user_key, "src_key": src_key, "since": now - settings.window}
+        ).one()
+        locked_source = (
+            src_key is not None
+            and n_source >= settings.source_threshold
+            and _auto_lock(conn, "source", src_key, settings, now)
+        )
+        locked_user = (
+            settings.lock_user
+            and n_user >= settings.user_threshold
+            and _auto_lock(conn, "user", user_key, settings, now)
+        )
+        return Counts(n_user, n_source, bool(locked_user), bool(locked_source)), True
 
     async def success(self, user: str, source: str | None) -> None:
         """A successful login: the user proved who they are, so their own failure count restarts.
@@ -243,8 +300,12 @@ class Lockout:
         await self.ctx.db.run(self._success, store_key(user))
 
     def _success(self, user_key: str) -> None:
-        with self.ctx.db.session() as s, s.begin():
-            s.execute(delete(RateEvent).where(RateEvent.kind == FAIL_USER, RateEvent.key == user_key))
+        self.ctx.db.write(self._clear_failures, user_key)
+
+    @staticmethod
+    def _clear_failures(conn: Connection, user_key: str) -> tuple[None, bool]:
+        conn.execute(auth.CLEAR_FAILURES, {"user_key": user_key})
+        return None, True
 
     def _maybe_prune(self) -> None:
         now = time.monotonic()

@@ -117,7 +117,7 @@ _CLOSE_CHALLENGE = (
     .where(Challenge.id == bindparam("challenge_id"), Challenge.done_at.is_(None))
     .values(done_at=bindparam("now"))
 )
-_CLEAR_FAILURES = delete(RateEvent).where(RateEvent.kind == FAIL_USER, RateEvent.key == bindparam("user_key"))
+CLEAR_FAILURES = delete(RateEvent).where(RateEvent.kind == FAIL_USER, RateEvent.key == bindparam("user_key"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,7 +242,7 @@ def _consume(
     if won != 1:
         return False, False
     if clear_failures is not None:
-        conn.execute(_CLEAR_FAILURES, {"user_key": clear_failures})
+        conn.execute(CLEAR_FAILURES, {"user_key": clear_failures})
     return True, True
 
 
