@@ -1,0 +1,102 @@
+"""The login hot path's store functions (Core on a kept connection): the combined read, the
+compare-and-set with the failure clearing in its transaction, one winner among racing threads,
+and a dead PostgreSQL connection replaced and retried once."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import time
+
+from sqlalchemy import func, select, text
+
+from radiusd.crypto.keyring import Keyring
+from radiusd.engine.lockout import FAIL_SOURCE, FAIL_USER, lock
+from radiusd.factors.base import Match
+from radiusd.store import admin, auth
+from radiusd.store.database import Database
+from radiusd.store.models import RateEvent
+
+
+def _alice(db: Database, keyring: Keyring) -> int:
+    with db.session() as s, s.begin():
+        admin.add_group(s, "staff")
+        admin.add_user(s, "alice", groups=["staff"])
+        admin.add_user(s, "bob")
+        token = admin.add_token(s, keyring, "alice", "hotp", secret=b"12345678901234567890")
+        s.flush()
+        return token.id
+
+
+def _events(db: Database, kind: str, key: str) -> int:
+    with db.session() as s:
+        return int(s.scalar(select(func.count()).where(RateEvent.kind == kind, RateEvent.key == key)) or 0)
+
+
+def test_load_login_reads_user_groups_tokens_locks_and_failures(db: Database, keyring: Keyring) -> None:
+    token_id = _alice(db, keyring)
+    now = time.time()
+    login = auth.load_login(db, "alice", "alice", ("192.0.2.1", "192.0.2.1 alice"), now)
+    assert login.user is not None and login.user.groups == frozenset({"staff"})
+    assert [t.id for t in login.user.tokens] == [token_id] and login.user.tokens[0].counter == -1
+    assert login.locks == () and not login.has_failures
+
+    with db.session() as s, s.begin():
+        lock(s, "user", "alice", "admin", None, "test", now)
+        lock(s, "source", "192.0.2.1 alice", "auto", now + 60, "test", now)
+        lock(s, "source", "192.0.2.9", "auto", now + 60, "test", now)  # another address
+        lock(s, "source", "192.0.2.1", "auto", now - 1, "expired", now - 61)
+        s.add(RateEvent(kind=FAIL_USER, key="alice", at=now))
+    login = auth.load_login(db, "alice", "alice", ("192.0.2.1", "192.0.2.1 alice"), now)
+    assert login.has_failures
+    assert sorted((r.scope, r.key, r.set_by) for r in login.locks) == [
+        ("source", "192.0.2.1 alice", "auto"),
+        ("user", "alice", "admin"),
+    ]
+    unknown = auth.load_login(db, "nobody", "nobody", ("192.0.2.9",), now)
+    assert unknown.user is None and [(r.scope, r.key) for r in unknown.locks] == [("source", "192.0.2.9")]
+    assert auth.load_login(db, "bob", "bob", (None,), now).user is not None
+
+
+def test_consume_clears_the_users_failures_only_when_it_wins(db: Database, keyring: Keyring) -> None:
+    token_id = _alice(db, keyring)
+    now = time.time()
+    with db.session() as s, s.begin():
+        s.add_all(
+            [
+                RateEvent(kind=FAIL_USER, key="alice", at=now),
+                RateEvent(kind=FAIL_SOURCE, key="192.0.2.1", at=now),
+            ]
+        )
+    assert not auth.consume(db, Match(token_id, counter=-1), now, None, "alice")  # not above the counter
+    assert _events(db, FAIL_USER, "alice") == 1
+    assert auth.consume(db, Match(token_id, counter=3), now, None, "alice")
+    assert _events(db, FAIL_USER, "alice") == 0 and _events(db, FAIL_SOURCE, "192.0.2.1") == 1
+    assert not auth.consume(db, Match(token_id, counter=3), now)  # a replay of the same step
+
+
+def test_racing_threads_accept_a_code_once(db: Database, keyring: Keyring) -> None:
+    token_id = _alice(db, keyring)
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        for counter in range(5):
+            match = Match(token_id, counter=counter)
+            wins = list(pool.map(lambda m: auth.consume(db, m, time.time()), [match] * 8))
+            assert wins.count(True) == 1
+
+
+def test_a_dead_connection_is_replaced_and_the_work_retried(db: Database, keyring: Keyring) -> None:
+    token_id = _alice(db, keyring)
+    assert auth.load_user(db, "alice") is not None
+    if db.is_sqlite:
+        return
+    # The server ends this thread's kept connection (a restart, an idle timeout): the next read and
+    # the next write each notice, reconnect and run once more.
+    pid = db.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    with db.engine.connect() as other:
+        other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    user = auth.load_user(db, "alice")
+    assert user is not None and user.name == "alice"
+    pid = db.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    with db.engine.connect() as other:
+        other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    assert auth.consume(db, Match(token_id, counter=7), time.time())
+    assert not auth.consume(db, Match(token_id, counter=7), time.time())
