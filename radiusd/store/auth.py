@@ -9,6 +9,8 @@ cannot both see rowcount 1.
 
 from __future__ import annotations
 
+import json
+from collections import namedtuple
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -169,15 +171,61 @@ def _record(rows: Any, groups: frozenset[str]) -> UserRecord:
     )
 
 
+class _SqliteRaw:
+    """A hot statement compiled once for SQLite and run on the DB-API connection itself: the
+    same SQL as through Core, without Core's per-execution work (about 60 against 25 µs for
+    load_login). Result values are converted here as SQLAlchemy's types would (bool, JSON)."""
+
+    def __init__(self, stmt: Any, bools: tuple[str, ...] = (), jsons: tuple[str, ...] = ()) -> None:
+        self.stmt = stmt
+        self.columns = tuple(stmt.selected_columns.keys())
+        self.row = namedtuple("_Row", self.columns)  # type: ignore[misc]
+        self.bools = tuple(self.columns.index(c) for c in bools)
+        self.jsons = tuple(self.columns.index(c) for c in jsons)
+        self.compiled: tuple[str, tuple[str, ...], dict[str, Any]] | None = None
+
+    def all(self, conn: Connection, params: dict[str, Any]) -> list[Any]:
+        if self.compiled is None:
+            compiled = self.stmt.compile(dialect=conn.dialect)
+            self.compiled = (str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params))
+        sql, names, fixed = self.compiled
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        rows = raw.execute(sql, [params[k] if k in params else fixed[k] for k in names]).fetchall()
+        if not self.bools and not self.jsons:
+            return [self.row._make(r) for r in rows]
+        out = []
+        for r in rows:
+            values = list(r)
+            for i in self.bools:
+                if values[i] is not None:
+                    values[i] = bool(values[i])
+            for i in self.jsons:
+                if values[i] is not None:
+                    values[i] = json.loads(values[i])
+            out.append(self.row._make(values))
+        return out
+
+
+_RAW_USER_BY_NAME = _SqliteRaw(
+    _USER_BY_NAME, bools=("enabled", "preferred", "has_failures"), jsons=("params",)
+)
+_RAW_GROUPS_AND_LOCKS = _SqliteRaw(_GROUPS_AND_LOCKS)
+
+
 def _read_login(
     conn: Connection, name: str, user_key: str, sources: tuple[str | None, ...], now: float
 ) -> Login:
-    rows = conn.execute(_USER_BY_NAME, {"name": name, "user_key": user_key}).all()
     src1 = sources[0] if sources else None
     src2 = sources[1] if len(sources) > 1 else src1
-    extra = conn.execute(
-        _GROUPS_AND_LOCKS, {"name": name, "user_key": user_key, "src1": src1, "src2": src2, "now": now}
-    ).all()
+    user_params = {"name": name, "user_key": user_key}
+    extra_params = {"name": name, "user_key": user_key, "src1": src1, "src2": src2, "now": now}
+    if conn.dialect.name == "sqlite":
+        rows: Any = _RAW_USER_BY_NAME.all(conn, user_params)
+        extra: Any = _RAW_GROUPS_AND_LOCKS.all(conn, extra_params)
+    else:
+        rows = conn.execute(_USER_BY_NAME, user_params).all()
+        extra = conn.execute(_GROUPS_AND_LOCKS, extra_params).all()
     groups = frozenset(r.a for r in extra if r.kind == "group")
     locks = tuple(LockRow(r.kind, r.a, r.b) for r in extra if r.kind != "group")
     if not rows:

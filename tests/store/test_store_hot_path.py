@@ -100,3 +100,27 @@ def test_a_dead_connection_is_replaced_and_the_work_retried(db: Database, keyrin
         other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
     assert auth.consume(db, Match(token_id, counter=7), time.time())
     assert not auth.consume(db, Match(token_id, counter=7), time.time())
+
+
+def test_the_sqlite_raw_read_returns_what_core_returns(db: Database, keyring: Keyring) -> None:
+    _alice(db, keyring)
+    with db.session() as s, s.begin():
+        admin.add_token(s, keyring, "alice", "totp", secret=b"x" * 20, params={"digits": 8, "period": 60})
+        s.add(RateEvent(kind=FAIL_USER, key="alice", at=time.time()))
+        lock(s, "source", "192.0.2.1", "auto", time.time() + 60, "test", time.time())
+    if not db.is_sqlite:
+        return
+    conn = db.connection()
+    for name in ("alice", "bob", "nobody"):
+        params = {"name": name, "user_key": name}
+        raw = auth._RAW_USER_BY_NAME.all(conn, params)
+        core = conn.execute(auth._USER_BY_NAME, params).all()
+        assert [tuple(r) for r in raw] == [tuple(r) for r in core]
+        assert all(
+            type(a) is type(b) for r, c in zip(raw, core, strict=True) for a, b in zip(r, c, strict=True)
+        )
+        extra = {**params, "src1": "192.0.2.1", "src2": "192.0.2.1", "now": time.time()}
+        raw = auth._RAW_GROUPS_AND_LOCKS.all(conn, extra)
+        assert sorted(map(tuple, raw)) == sorted(
+            map(tuple, conn.execute(auth._GROUPS_AND_LOCKS, extra).all())
+        )
