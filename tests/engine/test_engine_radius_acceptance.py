@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime as dt
+import os
 import re
 import socket
 import subprocess
@@ -146,7 +147,7 @@ def test_rfc6238_vectors_through_the_server_under_faketime(radclient: str, tmp_p
     if not LIBFAKETIME.exists():
         pytest.fail(f"{LIBFAKETIME} missing although faketime is installed")
     clock = tmp_path / "faketime"
-    clock.write_text(faketime_spec(RFC6238_VECTORS[0][0]))
+    set_clock(clock, RFC6238_VECTORS[0][0])
     env = {
         "LD_PRELOAD": str(LIBFAKETIME),
         "FAKETIME_TIMESTAMP_FILE": str(clock),
@@ -169,10 +170,19 @@ def test_rfc6238_vectors_through_the_server_under_faketime(radclient: str, tmp_p
         reachable = [(at, codes) for at, codes in RFC6238_VECTORS if at < PYTHON_TIME_LIMIT]
         assert len(reachable) == 5
         for at, codes in reachable:  # ascending: each step is later than the last accepted
-            clock.write_text(faketime_spec(at))
+            set_clock(clock, at)
             for algorithm, code in codes.items():
                 out = send(radclient, srv, f"rfc-{algorithm}", PASSWORD + code)
                 assert accepted(out), (at, algorithm, out)
+
+
+def set_clock(clock: Path, epoch: int) -> None:
+    """Replace the clock file in one step: libfaketime rereads it on every call (FAKETIME_NO_CACHE),
+    and a half-written file would send the server's clocks, monotonic included, to the real date
+    and back mid-request."""
+    staged = clock.with_name(clock.name + ".new")
+    staged.write_text(faketime_spec(epoch))
+    os.replace(staged, clock)
 
 
 def faketime_spec(epoch: int) -> str:
