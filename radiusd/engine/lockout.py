@@ -16,6 +16,7 @@ The model (docs/rules.md explains why it cannot be turned into a denial of servi
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import ipaddress
 import logging
@@ -24,7 +25,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -88,19 +89,59 @@ _GATE = select(Lock.scope, Lock.set_by).where(
     ),
     or_(Lock.until.is_(None), Lock.until > bindparam("now")),
 )
-_ADD_EVENT = insert(RateEvent)
+# A failure's two events in one statement (one row when there is no source), then both counts in
+# one statement. Each count stops at `cap`: past the highest threshold and the point where the
+# delay stops growing, a larger count changes nothing, so an attacked key costs no more to count.
+_ADD_USER_EVENT = insert(RateEvent).values(kind=FAIL_USER, key=bindparam("user_key"), at=bindparam("now"))
+_ADD_EVENTS = insert(RateEvent).values(
+    [
+        {"kind": FAIL_USER, "key": bindparam("user_key"), "at": bindparam("now")},
+        {"kind": FAIL_SOURCE, "key": bindparam("src_key"), "at": bindparam("now")},
+    ]
+)
 
 
 def _count_since(kind: str, key: str) -> Any:
-    return (
-        select(func.count())
-        .select_from(RateEvent)
+    capped = (
+        select(literal(1).label("one"))
         .where(RateEvent.kind == kind, RateEvent.key == bindparam(key), RateEvent.at > bindparam("since"))
-        .scalar_subquery()
+        .limit(bindparam("cap"))
+        .subquery()
+    )
+    return select(func.count()).select_from(capped).scalar_subquery()
+
+
+_COUNTS = select(
+    _count_since(FAIL_USER, "user_key").label("user"), _count_since(FAIL_SOURCE, "src_key").label("source")
+)
+# On SQLite the same statements run on the sqlite3 connection itself (compiled once from the above;
+# tests/lockout check them against Core).
+_RAW_ADD_USER_EVENT = auth.SqliteRaw(_ADD_USER_EVENT)
+_RAW_ADD_EVENTS = auth.SqliteRaw(_ADD_EVENTS)
+_RAW_COUNTS = auth.SqliteRaw(_COUNTS)
+
+
+def count_cap(settings: LockoutConfig) -> int:
+    """The count past which nothing changes: the thresholds that lock, and the failure at which
+    the progressive delay reaches max_delay."""
+    return _count_cap(
+        settings.source_threshold,
+        settings.user_threshold if settings.lock_user else 1,
+        settings.delay_after,
+        settings.max_delay,
     )
 
 
-_COUNTS = select(_count_since(FAIL_USER, "user_key"), _count_since(FAIL_SOURCE, "src_key"))
+@functools.lru_cache(maxsize=64)
+def _count_cap(source_threshold: int, user_threshold: int, delay_after: int, max_delay: float) -> int:
+    cap = max(source_threshold, user_threshold)
+    if max_delay > 0:
+        # delay_for's doubling: 1/8 s at delay_after + 1, reaching max_delay (or its 2**32 cap).
+        n = delay_after + 1
+        while n - delay_after <= 33 and min(max_delay, 0.125 * 2 ** min(n - delay_after - 1, 32)) < max_delay:
+            n += 1
+        cap = max(cap, n)
+    return cap
 
 
 def _dialect_insert(session: Session | Connection):  # type: ignore[no-untyped-def]
@@ -275,13 +316,21 @@ class Lockout:
     def _count_failure(
         conn: Connection, user_key: str, src_key: str | None, settings: LockoutConfig, now: float
     ) -> tuple[Counts, bool]:
-        rows = [{"kind": FAIL_USER, "key": user_key, "at": now}]
-        if src_key is not None:
-            rows.append({"kind": FAIL_SOURCE, "key": src_key, "at": now})
-        conn.execute(_ADD_EVENT, rows)
-        n_user, n_source = conn.execute(
-            _COUNTS, {"user_key": user_key, "src_key": src_key, "since": now - settings.window}
-        ).one()
+        """Both events and both counts in two statements (Counts holds them up to `count_cap`);
+        then the source's lock before the user's."""
+        params = {
+            "user_key": user_key,
+            "src_key": src_key,
+            "now": now,
+            "since": now - settings.window,
+            "cap": count_cap(settings),
+        }
+        if conn.dialect.name == "sqlite":
+            (_RAW_ADD_USER_EVENT if src_key is None else _RAW_ADD_EVENTS).execute(conn, params)
+            n_user, n_source = _RAW_COUNTS.execute(conn, params).fetchone()
+        else:
+            conn.execute(_ADD_USER_EVENT if src_key is None else _ADD_EVENTS, params)
+            n_user, n_source = conn.execute(_COUNTS, params).one()
         locked_source = (
             src_key is not None
             and n_source >= settings.source_threshold

@@ -171,27 +171,32 @@ def _record(rows: Any, groups: frozenset[str]) -> UserRecord:
     )
 
 
-class _SqliteRaw:
+class SqliteRaw:
     """A hot statement compiled once for SQLite and run on the DB-API connection itself: the
     same SQL as through Core, without Core's per-execution work (about 60 against 25 µs for
     load_login). Result values are converted here as SQLAlchemy's types would (bool, JSON)."""
 
     def __init__(self, stmt: Any, bools: tuple[str, ...] = (), jsons: tuple[str, ...] = ()) -> None:
         self.stmt = stmt
-        self.columns = tuple(stmt.selected_columns.keys())
-        self.row = namedtuple("_Row", self.columns)  # type: ignore[misc]
+        # An INSERT, UPDATE or DELETE has no result columns: only `execute` applies to it.
+        self.columns = tuple(stmt.selected_columns.keys()) if hasattr(stmt, "selected_columns") else ()
+        self.row: Any = namedtuple("_Row", self.columns) if self.columns else None  # type: ignore[misc]
         self.bools = tuple(self.columns.index(c) for c in bools)
         self.jsons = tuple(self.columns.index(c) for c in jsons)
         self.compiled: tuple[str, tuple[str, ...], dict[str, Any]] | None = None
 
-    def all(self, conn: Connection, params: dict[str, Any]) -> list[Any]:
+    def execute(self, conn: Connection, params: dict[str, Any]) -> Any:
+        """The statement run by sqlite3 with these bind parameters; the DB-API cursor."""
         if self.compiled is None:
             compiled = self.stmt.compile(dialect=conn.dialect)
             self.compiled = (str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params))
         sql, names, fixed = self.compiled
         raw = conn.connection.driver_connection
         assert raw is not None
-        rows = raw.execute(sql, [params[k] if k in params else fixed[k] for k in names]).fetchall()
+        return raw.execute(sql, [params[k] if k in params else fixed[k] for k in names])
+
+    def all(self, conn: Connection, params: dict[str, Any]) -> list[Any]:
+        rows = self.execute(conn, params).fetchall()
         if not self.bools and not self.jsons:
             return [self.row._make(r) for r in rows]
         out = []
@@ -207,10 +212,10 @@ class _SqliteRaw:
         return out
 
 
-_RAW_USER_BY_NAME = _SqliteRaw(
+_RAW_USER_BY_NAME = SqliteRaw(
     _USER_BY_NAME, bools=("enabled", "preferred", "has_failures"), jsons=("params",)
 )
-_RAW_GROUPS_AND_LOCKS = _SqliteRaw(_GROUPS_AND_LOCKS)
+_RAW_GROUPS_AND_LOCKS = SqliteRaw(_GROUPS_AND_LOCKS)
 
 
 def _read_login(

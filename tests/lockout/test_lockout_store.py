@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import delete, event, func, select
 
 from radiusd.config import Config
 from radiusd.config.engine import LockoutConfig
 from radiusd.context import Context
-from radiusd.engine.lockout import FAIL_SOURCE, FAIL_USER, Lockout, clear, delay_for, lock
+from radiusd.engine import lockout as lockout_module
+from radiusd.engine.lockout import FAIL_SOURCE, FAIL_USER, Lockout, clear, count_cap, delay_for, lock
 from radiusd.store.models import Lock, RateEvent
 from radiusd.store.schema import upgrade
 
@@ -294,3 +296,66 @@ def test_prune_removes_old_events_only(lockout: Lockout, clock: Clock) -> None:
         assert keys == ["192.0.2.12", "new"]
 
     run(scenario, lockout)
+
+
+def test_failure_statements_on_sqlite3_do_what_core_does(lockout: Lockout) -> None:
+    """On SQLite the failure's INSERT and counts run through sqlite3, compiled from the Core
+    statements: the same rows and the same (capped) counts as Core's."""
+    db = lockout.ctx.db
+    if not db.is_sqlite:
+        return
+    m = lockout_module
+    conn = db.connection()
+    for src_key in ("192.0.2.1", None):
+        for n in range(12):
+            params = {"user_key": "alice", "src_key": src_key, "now": 1000.0 + n, "since": 999.5, "cap": 7}
+            core_params = {**params, "user_key": "core-alice", "src_key": src_key and "core-" + src_key}
+            (m._RAW_ADD_USER_EVENT if src_key is None else m._RAW_ADD_EVENTS).execute(conn, params)
+            conn.execute(m._ADD_USER_EVENT if src_key is None else m._ADD_EVENTS, core_params)
+            for cap in (1, 7, 100):
+                raw = tuple(m._RAW_COUNTS.execute(conn, {**params, "cap": cap}).fetchone())
+                core = tuple(conn.execute(m._COUNTS, {**core_params, "cap": cap}).one())
+                assert raw == core
+                assert all(type(a) is int for a in raw)
+        with db.session() as s:
+            rows = s.execute(select(RateEvent.kind, RateEvent.key, RateEvent.at).order_by(RateEvent.id)).all()
+        raw_rows = [(k, key, at) for k, key, at in rows if not key.startswith("core-")]
+        core_rows = [(k, key[5:], at) for k, key, at in rows if key.startswith("core-")]
+        assert raw_rows == core_rows
+        with db.sessions.begin() as s:
+            s.execute(delete(RateEvent))
+
+
+def test_counts_stop_at_the_cap_and_nothing_else_changes(lockout: Lockout, sleeps: Sleeps) -> None:
+    """Past the highest threshold and the saturated delay a count changes nothing: it is read up
+    to count_cap only, and the locks and delays are those of the full count."""
+    for st, ut, lu, da, md in itertools.product(
+        [1, 3, 10], [5, 30], [False, True], [0, 3, 7], [0, 0.1, 0.125, 2, 1e12]
+    ):
+        if lu and st >= ut:
+            continue
+        s = LockoutConfig(source_threshold=st, user_threshold=ut, lock_user=lu, delay_after=da, max_delay=md)
+        cap = count_cap(s)
+        assert cap >= st and (not lu or cap >= ut)
+        assert all(delay_for(min(n, cap), s) == delay_for(n, s) for n in range(cap + 80))
+    settings = LockoutConfig(
+        source_threshold=4, user_threshold=6, lock_user=True, delay_after=1, max_delay=0.5
+    )
+    assert count_cap(settings) == 6
+    counted: list[tuple[int, int]] = []
+
+    async def scenario() -> None:
+        for n in range(12):
+            counts = await lockout.ctx.db.run(
+                lockout._failure, "alice", f"192.0.2.{n % 2}", settings, lockout.now()
+            )
+            counted.append((counts.user, counts.source))
+            await lockout._sleep(delay_for(max(counts.user, counts.source), settings))
+        assert await lockout.gate("alice", "203.0.113.1", settings) == "user locked: too many failures"
+        assert await lockout.gate("bob", "192.0.2.0", settings) == "source locked: too many failures"
+
+    run(scenario, lockout)
+    assert counted == [(min(n, 6), min((n + 1) // 2, 6)) for n in range(1, 13)]
+    assert sleeps == [delay_for(n, settings) for n in range(1, 13)]
+    with lockout.ctx.db.session() as s:
+        assert s.scalar(select(func.count()).where(RateEvent.kind == FAIL_USER)) == 12
