@@ -13,6 +13,12 @@ Two ways in:
   PostgreSQL. A connection found dead (PostgreSQL restarted, idle timeout) is replaced and the
   work retried once: a retried compare-and-set that had in fact committed loses to itself and
   rejects, it never accepts twice.
+
+SQLite's own busy handler waits for a lock in sleeps of 1, 2, 5 … 100 ms, so a login that meets
+another worker's write could wait far longer than the write lasts. The kept SQLite connections
+therefore turn it off and retry a busy statement themselves in steps of 0.1 to 2 ms, up to the
+configured busy timeout: a waiting writer queues behind a write of tens of microseconds instead of
+sleeping past it.
 """
 
 from __future__ import annotations
@@ -21,7 +27,9 @@ import asyncio
 import concurrent.futures
 import contextlib
 import os
+import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -33,6 +41,8 @@ T = TypeVar("T")
 
 SQLITE_THREADS = 2
 """Store threads for SQLite: writes serialise on its one write lock, more threads only queue."""
+BUSY_FIRST_PAUSE = 0.0001
+BUSY_MAX_PAUSE = 0.002
 PG_RECYCLE = 1800
 """Seconds after which a pooled PostgreSQL connection is replaced (instead of a ping per checkout)."""
 
@@ -80,6 +90,7 @@ class Database:
         self.engine = make_engine(url, busy_timeout, pool_size)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self.busy_timeout = busy_timeout
         threads = min(pool_size, SQLITE_THREADS) if self.is_sqlite else pool_size
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="db")
         self._begin = "BEGIN IMMEDIATE" if self.is_sqlite else "BEGIN"
@@ -104,6 +115,8 @@ class Database:
             if self._pid != os.getpid():  # a forked worker: never share the parent's connections
                 self._pid, self._kept, self._local = os.getpid(), [], threading.local()
             conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            if self.is_sqlite:
+                conn.exec_driver_sql("PRAGMA busy_timeout=0")  # waits are retried in _busy_retry
             self._local.conn = conn
             with self._kept_lock:
                 self._kept.append(conn)
@@ -124,12 +137,12 @@ class Database:
         """fn(conn, *args) on this thread's kept connection, outside any transaction."""
         conn = self.connection()
         try:
-            return fn(conn, *args)
+            return self._busy_retry(fn, conn, *args)
         except exc.DBAPIError as error:
             if not error.connection_invalidated:
                 raise
         self._forget(conn)
-        return fn(self.connection(), *args)
+        return self._busy_retry(fn, self.connection(), *args)
 
     def write(self, fn: Callable[..., tuple[T, bool]], *args: Any) -> T:
         """fn(conn, *args) in one transaction (BEGIN IMMEDIATE on SQLite); fn returns
@@ -143,8 +156,25 @@ class Database:
         self._forget(conn)
         return self._transaction(self.connection(), fn, *args)
 
+    def _busy_retry(self, fn: Callable[..., T], *args: Any) -> T:
+        """fn(*args), retried while SQLite reports the database busy, up to the busy timeout."""
+        if not self.is_sqlite:
+            return fn(*args)
+        deadline = time.monotonic() + self.busy_timeout
+        pause = BUSY_FIRST_PAUSE
+        while True:
+            try:
+                return fn(*args)
+            except (exc.OperationalError, sqlite3.OperationalError) as error:
+                if not _is_busy(error) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, BUSY_MAX_PAUSE)
+
     def _transaction(self, conn: Connection, fn: Callable[..., tuple[T, bool]], *args: Any) -> T:
-        conn.exec_driver_sql(self._begin)
+        # Only BEGIN IMMEDIATE can meet a busy database: once it holds the write lock, the
+        # statements and the COMMIT of a WAL database do not wait for anyone.
+        self._busy_retry(conn.exec_driver_sql, self._begin)
         try:
             result, commit = fn(conn, *args)
         except BaseException:
@@ -162,3 +192,8 @@ class Database:
             with contextlib.suppress(Exception):
                 conn.close()
         self.engine.dispose()
+
+
+def _is_busy(error: Exception) -> bool:
+    message = str(getattr(error, "orig", error)).lower()
+    return "database is locked" in message or "database is busy" in message

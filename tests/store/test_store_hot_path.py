@@ -5,9 +5,11 @@ and a dead PostgreSQL connection replaced and retried once."""
 from __future__ import annotations
 
 import concurrent.futures
+import threading
 import time
+from pathlib import Path
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Connection, func, select, text
 
 from radiusd.crypto.keyring import Keyring
 from radiusd.engine.lockout import FAIL_SOURCE, FAIL_USER, lock
@@ -124,3 +126,33 @@ def test_the_sqlite_raw_read_returns_what_core_returns(db: Database, keyring: Ke
         assert sorted(map(tuple, raw)) == sorted(
             map(tuple, conn.execute(auth._GROUPS_AND_LOCKS, extra).all())
         )
+
+
+def test_sqlite_writers_queue_for_the_lock_instead_of_failing(tmp_path: Path) -> None:
+    """Kept SQLite connections wait for a busy write lock in short steps (SQLite's own busy
+    handler is off on them): two databases on one file, as two workers have, both finish every
+    write even while the other holds the lock."""
+    url = f"sqlite:///{tmp_path / 'busy.db'}"
+    first, second = Database(url, busy_timeout=5.0), Database(url, busy_timeout=5.0)
+    try:
+        first.write(lambda conn: (conn.exec_driver_sql("CREATE TABLE n (v INTEGER)"), True))
+
+        def hold_lock(conn: Connection) -> tuple[None, bool]:
+            conn.exec_driver_sql("INSERT INTO n VALUES (0)")
+            time.sleep(0.05)  # the other writers meet a busy database meanwhile
+            return None, True
+
+        def add(db: Database, count: int) -> None:
+            for i in range(count):
+                db.write(lambda conn, v=i: (conn.exec_driver_sql(f"INSERT INTO n VALUES ({v})"), True))
+
+        threads = [threading.Thread(target=first.write, args=(hold_lock,))]
+        threads += [threading.Thread(target=add, args=(db, 200)) for db in (first, second, second)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert first.read(lambda conn: conn.exec_driver_sql("SELECT count(*) FROM n").scalar()) == 601
+    finally:
+        first.close()
+        second.close()
