@@ -18,7 +18,9 @@ SQLite's own busy handler waits for a lock in sleeps of 1, 2, 5 … 100 ms, so a
 another worker's write could wait far longer than the write lasts. The kept SQLite connections
 therefore turn it off and retry a busy statement themselves in steps of 0.1 to 2 ms, up to the
 configured busy timeout: a waiting writer queues behind a write of tens of microseconds instead of
-sleeping past it.
+sleeping past it. They also leave WAL checkpoints to a background thread (once a second,
+PASSIVE): an automatic checkpoint runs in whichever commit crosses the threshold and syncs the
+database file there, which made one login in a few hundred wait for the disk.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ SQLITE_THREADS = 2
 """Store threads for SQLite: writes serialise on its one write lock, more threads only queue."""
 BUSY_FIRST_PAUSE = 0.0001
 BUSY_MAX_PAUSE = 0.002
+CHECKPOINT_INTERVAL = 1.0
 PG_RECYCLE = 1800
 """Seconds after which a pooled PostgreSQL connection is replaced (instead of a ping per checkout)."""
 
@@ -98,6 +101,8 @@ class Database:
         self._kept: list[Connection] = []
         self._kept_lock = threading.Lock()
         self._pid = os.getpid()
+        self._checkpointer: threading.Thread | None = None
+        self._stop = threading.Event()
 
     def session(self) -> Session:
         return self.sessions()
@@ -117,10 +122,28 @@ class Database:
             conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             if self.is_sqlite:
                 conn.exec_driver_sql("PRAGMA busy_timeout=0")  # waits are retried in _busy_retry
+                conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")  # _checkpoint_loop does it
+                self._start_checkpointer()
             self._local.conn = conn
             with self._kept_lock:
                 self._kept.append(conn)
         return conn
+
+    def _start_checkpointer(self) -> None:
+        with self._kept_lock:
+            if self._checkpointer is None or not self._checkpointer.is_alive():
+                self._stop = threading.Event()
+                self._checkpointer = threading.Thread(
+                    target=self._checkpoint_loop, name="wal-checkpoint", daemon=True
+                )
+                self._checkpointer.start()
+
+    def _checkpoint_loop(self) -> None:
+        stop = self._stop
+        with self.engine.connect() as conn:
+            while not stop.wait(CHECKPOINT_INTERVAL):
+                with contextlib.suppress(exc.DBAPIError):  # busy or closing: try again later
+                    conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").close()
 
     def _forget(self, conn: Connection) -> None:
         self._local.conn = None
@@ -186,6 +209,9 @@ class Database:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+        self._stop.set()
+        if self._checkpointer is not None and self._checkpointer.is_alive():
+            self._checkpointer.join(timeout=5)
         with self._kept_lock:
             kept, self._kept = self._kept, []
         for conn in kept:
