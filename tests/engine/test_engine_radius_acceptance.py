@@ -23,6 +23,7 @@ import pyotp
 import pytest
 from click.testing import CliRunner
 from helpers import require_program
+from oath_vectors import RFC4226_CODES, RFC4226_SEED, RFC6238_SEEDS, RFC6238_VECTORS
 from radius.radius_client import access_request, encode
 from radius.radius_server import Radiusd, base_config, running_radiusd
 
@@ -32,24 +33,6 @@ pytestmark = [pytest.mark.debian]
 
 PASSWORD = "correct horse"
 TOTP_SECRET = pyotp.random_base32()
-RFC4226_SEED = b"12345678901234567890"
-RFC4226_CODES = [
-    "755224", "287082", "359152", "969429", "338314",
-    "254676", "287922", "162583", "399871", "520489",
-]  # fmt: skip
-RFC6238_SEEDS = {
-    "sha1": b"12345678901234567890",
-    "sha256": b"12345678901234567890123456789012",
-    "sha512": b"1234567890123456789012345678901234567890123456789012345678901234",
-}
-RFC6238_VECTORS = [
-    (59, {"sha1": "94287082", "sha256": "46119246", "sha512": "90693936"}),
-    (1111111109, {"sha1": "07081804", "sha256": "68084774", "sha512": "25091201"}),
-    (1111111111, {"sha1": "14050471", "sha256": "67062674", "sha512": "99943326"}),
-    (1234567890, {"sha1": "89005924", "sha256": "91819424", "sha512": "93441116"}),
-    (2000000000, {"sha1": "69279037", "sha256": "90698825", "sha512": "38618901"}),
-    (20000000000, {"sha1": "65353130", "sha256": "77737706", "sha512": "47863826"}),
-]
 LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
 # Python keeps time as int64 nanoseconds, so no Python process can live at 20000000000 (year 2603):
 # that vector passes through the factor module (tests/factors), the others through the server.

@@ -6,37 +6,18 @@ from pathlib import Path
 
 import pytest
 from factor_helpers import keyring, token
+from oath_vectors import RFC4226_CODES, RFC4226_SEED, RFC6238_SEEDS, RFC6238_VECTORS
 
 from radiusd.config.engine import EngineConfig
 from radiusd.factors.hotp import HotpFactor
 from radiusd.factors.totp import TotpFactor
-
-RFC4226_SECRET = b"12345678901234567890"
-RFC4226_CODES = [
-    "755224", "287082", "359152", "969429", "338314",
-    "254676", "287922", "162583", "399871", "520489",
-]  # fmt: skip
-
-RFC6238_SEEDS = {
-    "sha1": b"12345678901234567890",
-    "sha256": b"12345678901234567890123456789012",
-    "sha512": b"1234567890123456789012345678901234567890123456789012345678901234",
-}
-RFC6238_VECTORS = [
-    (59, {"sha1": "94287082", "sha256": "46119246", "sha512": "90693936"}),
-    (1111111109, {"sha1": "07081804", "sha256": "68084774", "sha512": "25091201"}),
-    (1111111111, {"sha1": "14050471", "sha256": "67062674", "sha512": "99943326"}),
-    (1234567890, {"sha1": "89005924", "sha256": "91819424", "sha512": "93441116"}),
-    (2000000000, {"sha1": "69279037", "sha256": "90698825", "sha512": "38618901"}),
-    (20000000000, {"sha1": "65353130", "sha256": "77737706", "sha512": "47863826"}),
-]
 
 
 def test_rfc4226_codes_in_sequence(tmp_path: Path) -> None:
     ring, factor = keyring(tmp_path), HotpFactor(EngineConfig())
     counter = -1
     for expected_counter, code in enumerate(RFC4226_CODES):
-        match = factor.match(token(ring, "hotp", RFC4226_SECRET, counter=counter), code, 0, ring)
+        match = factor.match(token(ring, "hotp", RFC4226_SEED, counter=counter), code, 0, ring)
         assert match is not None and not match.replay
         assert match.counter == expected_counter
         counter = match.counter
@@ -44,7 +25,7 @@ def test_rfc4226_codes_in_sequence(tmp_path: Path) -> None:
 
 def test_rfc4226_code_behind_counter_is_a_replay_and_beyond_window_is_wrong(tmp_path: Path) -> None:
     ring, factor = keyring(tmp_path), HotpFactor(EngineConfig(hotp_window=3))
-    tok = token(ring, "hotp", RFC4226_SECRET, counter=4)
+    tok = token(ring, "hotp", RFC4226_SEED, counter=4)
     replay = factor.match(tok, RFC4226_CODES[4], 0, ring)
     assert replay is not None and replay.replay
     assert factor.match(tok, RFC4226_CODES[7], 0, ring) is not None  # 3 ahead: inside
@@ -54,7 +35,7 @@ def test_rfc4226_code_behind_counter_is_a_replay_and_beyond_window_is_wrong(tmp_
 
 def test_rfc4226_resync_needs_two_consecutive_codes(tmp_path: Path) -> None:
     ring, factor = keyring(tmp_path), HotpFactor(EngineConfig(hotp_window=1, hotp_resync_window=10))
-    tok = token(ring, "hotp", RFC4226_SECRET, counter=-1)
+    tok = token(ring, "hotp", RFC4226_SEED, counter=-1)
     match = factor.resync(tok, RFC4226_CODES[6], RFC4226_CODES[7], ring)
     assert match is not None and match.counter == 7
     assert factor.resync(tok, RFC4226_CODES[6], RFC4226_CODES[8], ring) is None
