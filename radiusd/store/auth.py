@@ -376,17 +376,7 @@ def take_challenge(
         )
         if taken != 1:
             return None
-        row = s.execute(select(Challenge).where(Challenge.id == state)).scalar_one()
-        record = ChallengeRecord(
-            id=row.id,
-            user_id=row.user_id,
-            token_id=row.token_id,
-            factor=row.factor,
-            code_hash=row.code_hash,
-            context=dict(row.context or {}),
-            attempts=row.attempts,
-            max_attempts=row.max_attempts,
-        )
+        record = _challenge_record(s.execute(select(Challenge).where(Challenge.id == state)).scalar_one())
     loaded = load_user_by_id(db, record.user_id)
     return (record, loaded) if loaded is not None else None
 
