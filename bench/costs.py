@@ -117,9 +117,11 @@ def measure(users: int) -> dict[str, Any]:
         )
         lockout = Lockout(ctx)
         out["store: lockout gate (SELECT locks)"] = per_call(
-            lambda: lockout._gate("u0000005", "10.0.0.1", 0.0), 2000
+            lambda: db.read(lockout._read_gate, "u0000005", "10.0.0.1", 0.0), 2000
         )
-        out["store: lockout success (DELETE, commit)"] = per_call(lambda: lockout._success("u0000005"), 2000)
+        out["store: lockout success (DELETE, commit)"] = per_call(
+            lambda: db.write(lockout.clear_failures, "u0000005"), 2000
+        )
         counter = iter(range(1000, 10**9))
         out["store: auth.consume (UPDATE, commit)"] = per_call(
             lambda: auth.consume(db, Match(token.id, counter=next(counter)), time.time()), 2000
@@ -129,7 +131,8 @@ def measure(users: int) -> dict[str, Any]:
             2000,
         )
         out["store: lockout failure (INSERT, counts, commit)"] = per_call(
-            lambda: lockout._failure("u0000009", f"s{next(counter)}", ctx.config.lockout, 0.0), 2000
+            lambda: db.write(lockout.count_failure, "u0000009", f"s{next(counter)}", ctx.config.lockout, 0.0),
+            2000,
         )
         trail = AuditTrail(ctx)
         row = {
@@ -139,7 +142,7 @@ def measure(users: int) -> dict[str, Any]:
         }  # fmt: skip
         batch = [row] * 500
         out["store: audit batch of 500, per decision"] = round(
-            per_call(lambda: trail._write(batch), 20) / 500, 1
+            per_call(lambda: db.write(trail._insert, batch, None), 20) / 500, 1
         )
 
         # -- the same store work without SQLAlchemy

@@ -49,6 +49,7 @@ class Keyring:
         self.path = path
         self.current = current
         self._keys = keys
+        self._ciphers: dict[str, tuple[bytes, AESGCM]] = {}
         self._lock = threading.Lock()
 
     # -- file handling -------------------------------------------------------------------------
@@ -149,9 +150,17 @@ class Keyring:
                 raise KeyringError(f"unknown key id {kid!r}")
         raw = _b64d(body)
         try:
-            return AESGCM(self._keys[kid]).decrypt(raw[:12], raw[12:], purpose.encode())
+            return self._cipher(kid).decrypt(raw[:12], raw[12:], purpose.encode())
         except Exception:
             raise KeyringError("ciphertext does not authenticate") from None
+
+    def _cipher(self, kid: str) -> AESGCM:
+        """The AES-GCM context of a ring key, set up once (every login opens a seed with it)."""
+        key = self._keys[kid]
+        cached = self._ciphers.get(kid)
+        if cached is None or cached[0] is not key:
+            cached = self._ciphers[kid] = (key, AESGCM(key))
+        return cached[1]
 
     # -- derived keys --------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from radiusd.config.engine import syslog_target
 from radiusd.context import Context
 from radiusd.engine.types import AuthRequest, Decision
+from radiusd.store.auth import SqliteRaw
 from radiusd.store.models import AuditEvent
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,11 @@ MAX_PENDING = 100_000
 """Decisions kept in memory while the store is unreachable; beyond this the oldest are dropped."""
 RETENTION_CHECK = 3600.0
 
-# Built once; executed through Core on the store thread's kept connection (executemany).
-_INSERT = insert(AuditEvent)
+# Built once; executed on the hot path's kept connection (executemany), through sqlite3 itself
+# on SQLite.
+_COLUMNS = ("at", "frontdoor", "client", "source", "user", "factor", "result", "reason", "latency_ms", "node")
+_INSERT = insert(AuditEvent).values({c: bindparam(c) for c in _COLUMNS})
+_RAW_INSERT = SqliteRaw(_INSERT)
 _EXPIRE = delete(AuditEvent).where(AuditEvent.at < bindparam("before"))
 
 
@@ -99,7 +103,7 @@ class AuditTrail:
                 self._pending[self.config.batch_size :],
             )
             try:
-                await self.ctx.db.run(self._write, batch)
+                await self._write(batch)
             except Exception as exc:
                 self._pending[:0] = batch
                 log.error(
@@ -108,12 +112,19 @@ class AuditTrail:
                 return False
         return True
 
-    def _write(self, batch: list[dict[str, Any]]) -> None:
+    async def _write(self, batch: list[dict[str, Any]]) -> None:
         now = time.time()
         expire = now - self._last_retention > RETENTION_CHECK
-        self.ctx.db.write(self._insert, batch, now - self.config.retention_days * 86400 if expire else None)
+        before = now - self.config.retention_days * 86400 if expire else None
+        # In the store's next transaction, with the logins' own writes (group commit on SQLite).
+        await self.ctx.db.write_async(self._insert, batch, before)
         if expire:
             self._last_retention = now
+        if self.config.jsonl_file is not None or self.config.syslog:
+            await self.ctx.db.run(self._export, batch)
+
+    def _export(self, batch: list[dict[str, Any]]) -> None:
+        """The batch as JSON lines to the file and syslog (blocking: run off the loop)."""
         lines = [json.dumps({**e, "at": iso(e["at"])}, ensure_ascii=False) for e in batch]
         self._to_file(lines)
         self._to_syslog(lines)
@@ -122,7 +133,10 @@ class AuditTrail:
     def _insert(
         conn: Connection, batch: list[dict[str, Any]], expire_before: float | None
     ) -> tuple[None, bool]:
-        conn.execute(_INSERT, batch)
+        if conn.dialect.name == "sqlite":
+            _RAW_INSERT.executemany(conn, batch)
+        else:
+            conn.execute(_INSERT, batch)
         if expire_before is not None:
             conn.execute(_EXPIRE, {"before": expire_before})
         return None, True

@@ -103,8 +103,8 @@ class Engine:
         # One store round trip: the user, groups, tokens, the locks that may apply (every source
         # key a rule could count against) and whether the user has failure events to clear.
         user_key, sources = self.lockout.keys(request.user, request.source)
-        login = await self.ctx.db.run(
-            auth.load_login, self.ctx.db, request.user, user_key, sources, self.lockout.now()
+        login = await self.ctx.db.read_async(
+            auth.read_login, request.user, user_key, sources, self.lockout.now()
         )
         user = login.user
         requirement = self.policy.match(self._subject(request, user.groups if user else frozenset(), now))
@@ -297,7 +297,7 @@ class Engine:
         kind = found.token.type
         if found.match.replay:
             return _Result(Decision.reject(f"{kind}: code already used", factor=kind), failure=True)
-        if not await self.ctx.db.run(auth.consume, self.ctx.db, found.match, now, challenge_id, failures):
+        if not await self.ctx.db.write_async(auth.consume_in, found.match, now, challenge_id, failures):
             return _Result(Decision.reject(f"{kind}: code already used", factor=kind), failure=True)
         return _Result(Decision.accept(f"{kind} code ok", req.reply, kind), cleared=failures is not None)
 

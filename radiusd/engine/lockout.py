@@ -60,9 +60,14 @@ def source_key(source: str | None, user: str, settings: LockoutConfig) -> str | 
     addr = parse_address(source)
     if addr is None:
         return store_key(source)
-    if any(addr in ipaddress.ip_network(net) for net in settings.shared_sources):
+    if any(addr in net for net in _networks(tuple(settings.shared_sources))):
         return store_key(f"{addr} {user}")
     return str(addr)
+
+
+@functools.lru_cache(maxsize=64)
+def _networks(entries: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(net) for net in entries)
 
 
 def delay_for(failures: int, settings: LockoutConfig) -> float:
@@ -254,12 +259,9 @@ class Lockout:
 
     async def gate(self, user: str, source: str | None, settings: LockoutConfig) -> str | None:
         """The reason this attempt is refused before any secret is checked, or None to go on."""
-        return await self.ctx.db.run(
-            self._gate, store_key(user), source_key(source, user, settings), self._clock()
+        return await self.ctx.db.read_async(
+            self._read_gate, store_key(user), source_key(source, user, settings), self._clock()
         )
-
-    def _gate(self, user_key: str, src_key: str | None, now: float) -> str | None:
-        return self.ctx.db.read(self._read_gate, user_key, src_key, now)
 
     @staticmethod
     def _read_gate(conn: Connection, user_key: str, src_key: str | None, now: float) -> str | None:
@@ -292,8 +294,8 @@ class Lockout:
     async def failure(self, user: str, source: str | None, settings: LockoutConfig) -> None:
         """Count a failed attempt (wrong password or wrong code), lock if a threshold is reached,
         then hold the answer back progressively."""
-        counts = await self.ctx.db.run(
-            self._failure, store_key(user), source_key(source, user, settings), settings, self._clock()
+        counts = await self.ctx.db.write_async(
+            self.count_failure, store_key(user), source_key(source, user, settings), settings, self._clock()
         )
         if counts.locked_source or counts.locked_user:
             log.warning(
@@ -309,11 +311,8 @@ class Lockout:
         if delay:
             await self._sleep(delay)
 
-    def _failure(self, user_key: str, src_key: str | None, settings: LockoutConfig, now: float) -> Counts:
-        return self.ctx.db.write(self._count_failure, user_key, src_key, settings, now)
-
     @staticmethod
-    def _count_failure(
+    def count_failure(
         conn: Connection, user_key: str, src_key: str | None, settings: LockoutConfig, now: float
     ) -> tuple[Counts, bool]:
         """Both events and both counts in two statements (Counts holds them up to `count_cap`);
@@ -346,14 +345,11 @@ class Lockout:
     async def success(self, user: str, source: str | None) -> None:
         """A successful login: the user proved who they are, so their own failure count restarts.
         The address's count stays: a valid account must not reset an address spraying others."""
-        await self.ctx.db.run(self._success, store_key(user))
-
-    def _success(self, user_key: str) -> None:
-        self.ctx.db.write(self._clear_failures, user_key)
+        await self.ctx.db.write_async(self.clear_failures, store_key(user))
 
     @staticmethod
-    def _clear_failures(conn: Connection, user_key: str) -> tuple[None, bool]:
-        conn.execute(auth.CLEAR_FAILURES, {"user_key": user_key})
+    def clear_failures(conn: Connection, user_key: str) -> tuple[None, bool]:
+        auth.RAW_CLEAR_FAILURES.rowcount(conn, {"user_key": user_key})
         return None, True
 
     def _maybe_prune(self) -> None:

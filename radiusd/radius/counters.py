@@ -19,6 +19,7 @@ DUPLICATE_IN_PROGRESS = "duplicate_in_progress"
 DUPLICATE_RESENT = "duplicate_resent"
 ERRORS = "errors"
 TIMEOUTS = "timeouts"
+SEND_BUFFER_FULL = "send_buffer_full"
 
 _DESCRIPTIONS = {
     UNKNOWN_CLIENT: "packet from an address that is no configured client",

@@ -14,7 +14,7 @@ import socket
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from pyrad.dictionary import Dictionary
 
@@ -38,6 +38,10 @@ _RECEIVED = {
     for code in (codec.ACCESS_REQUEST, codec.ACCOUNTING_REQUEST, codec.STATUS_SERVER)
 }
 _OUTCOME = {outcome: f"access_{outcome.value}" for outcome in Outcome}
+READ_BURST = 64
+"""Datagrams read from one socket per wake-up before the loop turns to other work."""
+RECEIVE_SIZE = 8192
+"""Larger than any RADIUS packet (4096): a longer datagram arrives cut and fails the length check."""
 
 
 def bind_udp(host: str, port: int, reuse_port: bool) -> socket.socket:
@@ -63,23 +67,48 @@ class Bound:
     accounting: bool
 
 
-class Listener(asyncio.DatagramProtocol):
-    def __init__(self, server: RadiusServer, index: int, accounting: bool) -> None:
-        self.server, self.index, self.accounting = server, index, accounting
-        self.transport: asyncio.DatagramTransport | None = None
+class Listener:
+    """One bound socket. When it is readable, every datagram waiting (up to READ_BURST) is read
+    and dispatched in the same callback, so that the requests that arrived together reach the
+    store together (one group commit) instead of one per turn of the event loop."""
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.DatagramTransport, transport)
+    def __init__(self, server: RadiusServer, index: int, accounting: bool, sock: socket.socket) -> None:
+        self.server, self.index, self.accounting, self.sock = server, index, accounting, sock
+        self.loop: asyncio.AbstractEventLoop | None = None
 
-    def datagram_received(self, data: bytes, addr: Address) -> None:
-        self.server.received(self, data, addr)
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        loop.add_reader(self.sock.fileno(), self._readable)
 
-    def error_received(self, exc: Exception) -> None:
-        log.debug("socket error: %s", exc)
+    def _readable(self) -> None:
+        recvfrom, received = self.sock.recvfrom, self.server.received
+        for _ in range(READ_BURST):
+            try:
+                data, addr = recvfrom(RECEIVE_SIZE)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # an ICMP error reported on the socket: nothing to read
+                log.debug("socket error: %s", exc)
+                return
+            received(self, data, addr)
 
     def send(self, data: bytes, addr: Address) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.sendto(data, addr)
+        if self.loop is None:
+            return
+        try:
+            self.sock.sendto(data, addr)
+        except (BlockingIOError, InterruptedError):
+            # The send buffer is full: the client retransmits and gets the reply from the
+            # duplicate cache, as after a datagram lost on the way.
+            self.server.counters[counters.SEND_BUFFER_FULL] += 1
+        except OSError as exc:
+            log.debug("cannot send to %s: %s", addr[0], exc)
+
+    def close(self) -> None:
+        if self.loop is not None:
+            self.loop.remove_reader(self.sock.fileno())
+            self.loop = None
+        self.sock.close()
 
 
 class RadiusServer:
@@ -118,8 +147,8 @@ class RadiusServer:
             for host in addresses:
                 for port, accounting in ((auth_port, False), (acct_port, True)):
                     sock = bind_udp(host, port, reuse_port)
-                    listener = Listener(self, len(self.listeners), accounting)
-                    await loop.create_datagram_endpoint(lambda ls=listener: ls, sock=sock)
+                    listener = Listener(self, len(self.listeners), accounting, sock)
+                    listener.start(loop)
                     self.listeners.append(listener)
                     self.bound.append(Bound(host, sock.getsockname()[1], accounting))
         except OSError:
@@ -140,8 +169,7 @@ class RadiusServer:
 
     def close(self) -> None:
         for listener in self.listeners:
-            if listener.transport is not None:
-                listener.transport.close()
+            listener.close()
 
     # -- per packet ----------------------------------------------------------------------------
 

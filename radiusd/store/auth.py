@@ -185,15 +185,30 @@ class SqliteRaw:
         self.jsons = tuple(self.columns.index(c) for c in jsons)
         self.compiled: tuple[str, tuple[str, ...], dict[str, Any]] | None = None
 
-    def execute(self, conn: Connection, params: dict[str, Any]) -> Any:
-        """The statement run by sqlite3 with these bind parameters; the DB-API cursor."""
+    def _compiled(self, conn: Connection) -> tuple[str, tuple[str, ...], dict[str, Any]]:
         if self.compiled is None:
             compiled = self.stmt.compile(dialect=conn.dialect)
             self.compiled = (str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params))
-        sql, names, fixed = self.compiled
+        return self.compiled
+
+    def execute(self, conn: Connection, params: dict[str, Any]) -> Any:
+        """The statement run by sqlite3 with these bind parameters; the DB-API cursor."""
+        sql, names, fixed = self._compiled(conn)
         raw = conn.connection.driver_connection
         assert raw is not None
         return raw.execute(sql, [params[k] if k in params else fixed[k] for k in names])
+
+    def executemany(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        sql, names, fixed = self._compiled(conn)
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        raw.executemany(sql, [[row[k] if k in row else fixed[k] for k in names] for row in rows])
+
+    def rowcount(self, conn: Connection, params: dict[str, Any]) -> int:
+        """Run an UPDATE or DELETE: on SQLite through sqlite3, elsewhere through Core."""
+        if conn.dialect.name == "sqlite":
+            return int(self.execute(conn, params).rowcount)
+        return _rowcount(conn.execute(self.stmt, params))
 
     def all(self, conn: Connection, params: dict[str, Any]) -> list[Any]:
         rows = self.execute(conn, params).fetchall()
@@ -212,13 +227,23 @@ class SqliteRaw:
         return out
 
 
+def _rowcount(result: Any) -> int:
+    assert isinstance(result, CursorResult)
+    return result.rowcount
+
+
+_RAW_CAS_COUNTER = SqliteRaw(_CAS_COUNTER)
+_RAW_CAS_ITEM = SqliteRaw(_CAS_ITEM)
+_RAW_TOKEN_USED = SqliteRaw(_TOKEN_USED)
+_RAW_CLOSE_CHALLENGE = SqliteRaw(_CLOSE_CHALLENGE)
+RAW_CLEAR_FAILURES = SqliteRaw(CLEAR_FAILURES)
 _RAW_USER_BY_NAME = SqliteRaw(
     _USER_BY_NAME, bools=("enabled", "preferred", "has_failures"), jsons=("params",)
 )
 _RAW_GROUPS_AND_LOCKS = SqliteRaw(_GROUPS_AND_LOCKS)
 
 
-def _read_login(
+def read_login(
     conn: Connection, name: str, user_key: str, sources: tuple[str | None, ...], now: float
 ) -> Login:
     src1 = sources[0] if sources else None
@@ -241,8 +266,9 @@ def _read_login(
 def load_login(db: Database, name: str, user_key: str, sources: tuple[str | None, ...], now: float) -> Login:
     """The user with groups, enabled tokens and unused item hashes (None if unknown), the active
     locks of the user's key and of up to two candidate source keys, and whether the user's key
-    has failure events: two statements on one kept connection, one executor hop."""
-    return db.read(_read_login, name, user_key, sources, now)
+    has failure events: two statements on one kept connection (the engine awaits `read_login`
+    through `Database.read_async`)."""
+    return db.read(read_login, name, user_key, sources, now)
 
 
 def _read_user(conn: Connection, stmt: Any, params: dict[str, Any]) -> UserRecord | None:
@@ -262,40 +288,27 @@ def load_user_by_id(db: Database, user_id: int) -> UserRecord | None:
     return db.read(_read_user, _USER_BY_ID, {"user_id": user_id, "user_key": None})
 
 
-def _rowcount(result: Any) -> int:
-    assert isinstance(result, CursorResult)
-    return result.rowcount
-
-
-def _consume(
+def consume_in(
     conn: Connection, match: Match, now: float, challenge_id: str | None, clear_failures: str | None
 ) -> tuple[bool, bool]:
+    """`consume` inside the caller's transaction: (won, commit); nothing is kept unless won."""
     if match.counter is not None:
-        won = _rowcount(
-            conn.execute(
-                _CAS_COUNTER,
-                {
-                    "tid": match.token_id,
-                    "new_counter": match.counter,
-                    "new_drift": match.drift,
-                    "now": now,
-                },
-            )
+        won = _RAW_CAS_COUNTER.rowcount(
+            conn,
+            {"tid": match.token_id, "new_counter": match.counter, "new_drift": match.drift, "now": now},
         )
     elif match.item_hash is not None:
-        won = _rowcount(
-            conn.execute(_CAS_ITEM, {"tid": match.token_id, "item_hash": match.item_hash, "now": now})
-        )
+        won = _RAW_CAS_ITEM.rowcount(conn, {"tid": match.token_id, "item_hash": match.item_hash, "now": now})
         if won:
-            conn.execute(_TOKEN_USED, {"tid": match.token_id, "now": now})
+            _RAW_TOKEN_USED.rowcount(conn, {"tid": match.token_id, "now": now})
     else:
         won = 1  # nothing but the challenge itself is consumed
     if won and challenge_id is not None:
-        won = _rowcount(conn.execute(_CLOSE_CHALLENGE, {"challenge_id": challenge_id, "now": now}))
+        won = _RAW_CLOSE_CHALLENGE.rowcount(conn, {"challenge_id": challenge_id, "now": now})
     if won != 1:
         return False, False
     if clear_failures is not None:
-        conn.execute(CLEAR_FAILURES, {"user_key": clear_failures})
+        RAW_CLEAR_FAILURES.rowcount(conn, {"user_key": clear_failures})
     return True, True
 
 
@@ -312,7 +325,7 @@ def consume(
     in the same transaction, so a lost race leaves both untouched. With `clear_failures` (a user's
     lockout key), the user's failure events are deleted in the same transaction, on success only.
     """
-    return db.write(_consume, match, now, challenge_id, clear_failures)
+    return db.write(consume_in, match, now, challenge_id, clear_failures)
 
 
 def create_challenge(

@@ -6,13 +6,18 @@ its own: a slow query can delay other queries but never the event loop.
 Two ways in:
 
 - `session()`: an ORM Session from the pool, for the admin CLI, enrolment and everything rare.
-- `read(fn, …)` / `write(fn, …)`: the login hot path. `fn(conn, …)` runs on a Connection kept open
+- `read(fn, …)` / `write(fn, …)`: the login hot path, blocking. `fn(conn, …)` runs on a Connection kept open
   by the calling store thread (no pool checkout, no reset), in autocommit mode: a read is its
   statements and nothing else; a write is one explicit transaction, `BEGIN IMMEDIATE` on SQLite
   (the write lock taken up front, so no read-to-write upgrade can fail half-way) and `BEGIN` on
   PostgreSQL. A connection found dead (PostgreSQL restarted, idle timeout) is replaced and the
   work retried once: a retried compare-and-set that had in fact committed loses to itself and
   rejects, it never accepts twice.
+
+The engine reaches them through `await read_async(fn, …)` / `await write_async(fn, …)`. On SQLite
+the statements run on the event loop itself and the writes queued at one moment share one
+transaction (radiusd.store.group_commit explains why); on PostgreSQL, whose statements are
+network round trips, they run on the thread pool, one transaction per write.
 
 SQLite's own busy handler waits for a lock in sleeps of 1, 2, 5 … 100 ms, so a login that meets
 another worker's write could wait far longer than the write lasts. The kept SQLite connections
@@ -38,6 +43,8 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from radiusd.store.group_commit import Busy, GroupCommit
 
 T = TypeVar("T")
 
@@ -103,6 +110,7 @@ class Database:
         self._pid = os.getpid()
         self._checkpointer: threading.Thread | None = None
         self._stop = threading.Event()
+        self._group: GroupCommit | None = None
 
     def session(self) -> Session:
         return self.sessions()
@@ -110,6 +118,29 @@ class Database:
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking store work off the event loop."""
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    async def read_async(self, fn: Callable[..., T], *args: Any) -> T:
+        """`read(fn, …)` for the event loop: on SQLite run right there (radiusd.store.group_commit),
+        elsewhere on the thread pool."""
+        if self.is_sqlite:
+            try:
+                return self._group_commit().read(fn, args)  # type: ignore[no-any-return]
+            except Busy:
+                pass  # rare in WAL mode: let a store thread wait for it
+        return await self.run(self.read, fn, *args)
+
+    async def write_async(self, fn: Callable[..., tuple[T, bool]], *args: Any) -> T:
+        """`write(fn, …)` for the event loop: on SQLite in the loop's next group commit (its own
+        savepoint; the result once that transaction committed), elsewhere on the thread pool."""
+        if self.is_sqlite:
+            return await self._group_commit().write(fn, args)  # type: ignore[no-any-return]
+        return await self.run(self.write, fn, *args)
+
+    def _group_commit(self) -> GroupCommit:
+        loop = asyncio.get_running_loop()
+        if self._group is None or self._group.loop is not loop:
+            self._group = GroupCommit(self, loop)
+        return self._group
 
     # -- the hot path: one kept connection per store thread ------------------------------------
 
@@ -145,7 +176,8 @@ class Database:
                 with contextlib.suppress(exc.DBAPIError):  # busy or closing: try again later
                     conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").close()
 
-    def _forget(self, conn: Connection) -> None:
+    def forget(self, conn: Connection) -> None:
+        """Drop this thread's kept connection (found dead); the next use opens a new one."""
         self._local.conn = None
         with self._kept_lock:
             if conn in self._kept:
@@ -164,7 +196,7 @@ class Database:
         except exc.DBAPIError as error:
             if not error.connection_invalidated:
                 raise
-        self._forget(conn)
+        self.forget(conn)
         return self._busy_retry(fn, self.connection(), *args)
 
     def write(self, fn: Callable[..., tuple[T, bool]], *args: Any) -> T:
@@ -176,7 +208,7 @@ class Database:
         except exc.DBAPIError as error:
             if not error.connection_invalidated:
                 raise
-        self._forget(conn)
+        self.forget(conn)
         return self._transaction(self.connection(), fn, *args)
 
     def _busy_retry(self, fn: Callable[..., T], *args: Any) -> T:
@@ -194,10 +226,14 @@ class Database:
             time.sleep(pause)
             pause = min(pause * 2, BUSY_MAX_PAUSE)
 
-    def _transaction(self, conn: Connection, fn: Callable[..., tuple[T, bool]], *args: Any) -> T:
+    def begin(self, conn: Connection) -> None:
+        """Open a write transaction on a kept connection (on SQLite: take the write lock now)."""
         # Only BEGIN IMMEDIATE can meet a busy database: once it holds the write lock, the
         # statements and the COMMIT of a WAL database do not wait for anyone.
         self._busy_retry(conn.exec_driver_sql, self._begin)
+
+    def _transaction(self, conn: Connection, fn: Callable[..., tuple[T, bool]], *args: Any) -> T:
+        self.begin(conn)
         try:
             result, commit = fn(conn, *args)
         except BaseException:

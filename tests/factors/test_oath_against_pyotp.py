@@ -1,10 +1,14 @@
-"""The hmac.digest code generator on the raw seed gives exactly pyotp's codes."""
+"""The code generator on the raw seed gives exactly pyotp's codes, and its HMAC is hmac's."""
 
 from __future__ import annotations
 
+import hmac
 import os
+import struct
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from radiusd.factors.hotp import ALGORITHMS, oath, oath_pyotp
 
@@ -17,6 +21,21 @@ def test_codes_agree_with_pyotp(algorithm: str, digits: int) -> None:
         fast, reference = oath(seed, digits, algorithm), oath_pyotp(seed, digits, algorithm)
         for counter in [*range(0, 50), 2**31 - 1, 2**31, 2**40 + 7, 66_666_666, 2**63 - 1]:
             assert fast.at(counter) == reference.at(counter)
+            assert fast.value(counter) == int(reference.at(counter))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    seed=st.binary(min_size=14, max_size=300),  # past both block sizes (64 and 128 bytes)
+    counter=st.integers(0, 2**64 - 1),
+    algorithm=st.sampled_from(sorted(ALGORITHMS)),
+    digits=st.sampled_from([6, 8]),
+)
+def test_hmac_from_the_prepared_pads_is_hmacs(seed: bytes, counter: int, algorithm: str, digits: int) -> None:
+    mac = hmac.digest(seed, struct.pack(">Q", counter), algorithm)
+    offset = mac[-1] & 0x0F
+    expected = (int.from_bytes(mac[offset : offset + 4], "big") & 0x7FFFFFFF) % 10**digits
+    assert oath(seed, digits, algorithm).value(counter) == expected
 
 
 def test_unknown_algorithm_and_negative_counter_are_refused() -> None:

@@ -346,8 +346,8 @@ def test_counts_stop_at_the_cap_and_nothing_else_changes(lockout: Lockout, sleep
 
     async def scenario() -> None:
         for n in range(12):
-            counts = await lockout.ctx.db.run(
-                lockout._failure, "alice", f"192.0.2.{n % 2}", settings, lockout.now()
+            counts = await lockout.ctx.db.write_async(
+                lockout.count_failure, "alice", f"192.0.2.{n % 2}", settings, lockout.now()
             )
             counted.append((counts.user, counts.source))
             await lockout._sleep(delay_for(max(counts.user, counts.source), settings))

@@ -1,0 +1,46 @@
+"""parse_address (inet_pton first, remembered) reads every source exactly as ipaddress does."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from radiusd.engine.rules import IPAddress, parse_address
+
+
+def _reference(value: str) -> IPAddress | None:
+    try:
+        addr = ipaddress.ip_address(value.split("%", 1)[0].strip())
+    except ValueError:
+        return None
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
+        return addr.ipv4_mapped
+    return addr
+
+
+EDGES = [
+    "192.0.2.1", " 192.0.2.1 ", "010.0.0.1", "1.2.3.04", "0x1.2.3.4", "1.2.3", "1", "1.2.3.4.5",
+    "256.1.1.1", "1.2.3.-4", "::1", "::ffff:192.0.2.1", "fe80::1%eth0", "2001:db8::", " ",
+    "1.2.3.4%x", "١.٢.٣.٤", "1.2.3.4\x00",
+]  # fmt: skip
+
+
+def test_edge_cases_agree_with_ipaddress() -> None:
+    for value in EDGES:
+        assert parse_address(value) == _reference(value), value
+    assert parse_address(None) is None
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.one_of(
+        st.text(alphabet="0123456789.:abcdefx% -", max_size=45),
+        st.ip_addresses().map(str),
+        st.tuples(*[st.integers(0, 300)] * 4).map(lambda t: ".".join(map(str, t))),
+    )
+)
+def test_any_text_agrees_with_ipaddress(value: str) -> None:
+    if value:
+        assert parse_address(value) == _reference(value)
