@@ -3,8 +3,10 @@
  *
  * The packets (built and signed by bench/packets.py) are sent strictly in file order, so that
  * "sent" is always a prefix of the file and the caller knows which one-time codes were used.
- * Packet i must carry identifier i % 256 and is sent on socket (i / 256) % nsock: with at most
- * 256 * nsock - 256 packets in flight, no two outstanding requests share (socket, identifier).
+ * Packet i is sent on socket i % nsock and must carry identifier (i / nsock) % 256: with at most
+ * 256 * nsock - 256 packets in flight, no two outstanding requests share (socket, identifier),
+ * and the requests in flight are spread over every socket (every source port), so a server whose
+ * workers share the port through SO_REUSEPORT gets them on every worker.
  *
  * Two modes: closed loop (-w WINDOW packets in flight, as fast as the server answers) and open
  * loop (-r RATE packets per second on a fixed schedule, for latency at a given load).
@@ -85,8 +87,8 @@ int main(int argc, char **argv) {
         plen[i] = buf[off] << 8 | buf[off + 1];
         pkt[i] = buf + off + 2;
         off += 2 + plen[i];
-        if (off > st.st_size || pkt[i][1] != (i & 255)) {
-            fprintf(stderr, "loadgen: packet %ld malformed or identifier is not i %% 256\n", i);
+        if (off > st.st_size || pkt[i][1] != ((i / nsock) & 255)) {
+            fprintf(stderr, "loadgen: packet %ld malformed or its identifier is not (i / sockets) %% 256\n", i);
             return 2;
         }
     }
@@ -121,7 +123,9 @@ int main(int argc, char **argv) {
         /* Send what is due. */
         while (next < count && t < end_send && inflight < window) {
             if (rate > 0 && t < start + next / rate) break;
-            int s = (next >> 8) % nsock, id = next & 255;
+            /* Round robin over the sockets: every source port, and so every worker of a server
+             * sharing its port with SO_REUSEPORT, gets its share of the requests in flight. */
+            int s = next % nsock, id = (next / nsock) & 255;
             if (slot[s][id] != -1) break; /* a very old request still outstanding there */
             if (send(socks[s], pkt[next], plen[next], 0) < 0) {
                 if (errno == EAGAIN || errno == ENOBUFS) break;

@@ -67,11 +67,21 @@ def source_address(n: int) -> str:
     return f"10.{(a >> 8) & 255}.{a & 255}.{b + 1}"
 
 
+SOCKETS = 16
+"""The load generator's UDP sockets (source ports): request i goes out on socket i % SOCKETS."""
+
+
+def identifier(i: int) -> int:
+    """The Identifier of the i-th request: the loadgen matches answers by socket and Identifier,
+    and request i is the (i // SOCKETS)-th on its socket."""
+    return (i // SOCKETS) & 255
+
+
 def write_file(path: Path, packets: Iterable[bytes]) -> int:
-    """The loadgen input: u32 count, then u16 length + packet each (the i-th with identifier i%256)."""
+    """The loadgen input: u32 count, then u16 length + packet each (the i-th with identifier(i))."""
     chunks, count = [], 0
     for i, raw in enumerate(packets):
-        assert raw[1] == i & 255, "packet identifier must be its index modulo 256"
+        assert raw[1] == identifier(i), "the i-th packet's Identifier must be identifier(i)"
         chunks.append(struct.pack("!H", len(raw)) + raw)
         count += 1
     path.write_bytes(struct.pack("!I", count) + b"".join(chunks))

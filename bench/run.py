@@ -23,7 +23,15 @@ from pathlib import Path
 from typing import Any
 
 from bench import challenge, costs, population, profile, servers
-from bench.packets import access_request, check_against_pyrad, hotp, source_address, write_file
+from bench.packets import (
+    SOCKETS,
+    access_request,
+    check_against_pyrad,
+    hotp,
+    identifier,
+    source_address,
+    write_file,
+)
 from bench.population import PASSWORD, SECRET, Store
 
 HERE = Path(__file__).resolve().parent
@@ -80,7 +88,7 @@ class Bench:
         pids = server.pids
         before, store_before = servers.cpu_seconds(pids), servers.cpu_seconds(store_pids or [])
         command = [str(self.loadgen), "-p", str(server.port), "-f", str(path), "-w", str(window)]
-        command += ["-r", str(rate), "-d", str(duration), "-t", str(timeout), "-s", "16"]
+        command += ["-r", str(rate), "-d", str(duration), "-t", str(timeout), "-s", str(SOCKETS)]
         out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
         result: dict[str, Any] = json.loads(out)
         cpu = servers.cpu_seconds(pids) - before
@@ -111,7 +119,7 @@ class Bench:
             else:
                 store.next_counter[u] = counter + 1
             packets.append(
-                access_request(i & 255, secret, population.hotp_user(u), code, source_address(src))
+                access_request(identifier(i), secret, population.hotp_user(u), code, source_address(src))
             )
         return packets, ([] if wrong else users)
 
@@ -129,7 +137,7 @@ class Bench:
         self.cursors[(store.name, "c")] = self.cursors.get((store.name, "c"), 0) + n
         return [
             access_request(
-                i & 255,
+                identifier(i),
                 secret,
                 population.totp_user(u),
                 PASSWORD + hotp(population.totp_seed(u), step),
@@ -148,8 +156,9 @@ class Bench:
             secret = SECRET.encode()
 
             def pap(n: int) -> list[bytes]:
+                user = servers.FREERADIUS_USER
                 return [
-                    access_request(i & 255, secret, servers.FREERADIUS_USER, PASSWORD, source_address(s))
+                    access_request(identifier(i), secret, user, PASSWORD, source_address(s))
                     for i, s in enumerate(self.next_sources(n))
                 ]
 
