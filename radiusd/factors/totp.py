@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from radiusd.crypto.keyring import Keyring
-from radiusd.factors.base import Factor, Match, TokenRecord, same
+from radiusd.factors.base import Factor, Match, TokenRecord
 from radiusd.factors.hotp import digits_of, is_code, oath
 
 PERIODS = (30, 60)
@@ -31,10 +31,12 @@ class TotpFactor(Factor):
         step_now = int(now // int(token.params.get("period", 30)))
         centre = step_now + token.drift
         window = self.engine.totp_window
+        wanted = int(code)
         found = None
-        # Compare every step of the window (no early exit); prefer the latest step that matches.
+        # Compare every step of the window (no early exit; integers, as hotp.find_counter);
+        # prefer the latest step that matches.
         for step in range(centre - window, centre + window + 1):
-            if step >= 0 and same(generator.at(step), code):
+            if step >= 0 and generator.value(step) == wanted:
                 found = step
         if found is None:
             return None

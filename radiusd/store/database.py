@@ -1,18 +1,20 @@
 """Connections to the store: SQLite (WAL, busy timeout) by default, PostgreSQL for several nodes.
 
 Database work is blocking, so async callers go through `Database.run`, which uses a thread pool of
-its own: a slow query can delay other queries but never the event loop.
+its own: a slow query can delay other queries but never the event loop. The one exception is the
+login path on SQLite (`read_async` / `write_async`, below), whose statements take microseconds and
+never wait for a lock on the loop.
 
 Two ways in:
 
 - `session()`: an ORM Session from the pool, for the admin CLI, enrolment and everything rare.
-- `read(fn, …)` / `write(fn, …)`: the login hot path, blocking. `fn(conn, …)` runs on a Connection kept open
-  by the calling store thread (no pool checkout, no reset), in autocommit mode: a read is its
-  statements and nothing else; a write is one explicit transaction, `BEGIN IMMEDIATE` on SQLite
-  (the write lock taken up front, so no read-to-write upgrade can fail half-way) and `BEGIN` on
-  PostgreSQL. A connection found dead (PostgreSQL restarted, idle timeout) is replaced and the
-  work retried once: a retried compare-and-set that had in fact committed loses to itself and
-  rejects, it never accepts twice.
+- `read(fn, …)` / `write(fn, …)`: the login hot path, blocking. `fn(conn, …)` runs on a
+  Connection kept open by the calling thread (no pool checkout, no reset), in autocommit mode: a
+  read is its statements and nothing else; a write is one explicit transaction, `BEGIN
+  IMMEDIATE` on SQLite (the write lock taken up front, so no read-to-write upgrade can fail
+  half-way) and `BEGIN` on PostgreSQL. A connection found dead (PostgreSQL restarted, idle
+  timeout) is replaced and the work retried once: a retried compare-and-set that had in fact
+  committed loses to itself and rejects, it never accepts twice.
 
 The engine reaches them through `await read_async(fn, …)` / `await write_async(fn, …)`. On SQLite
 the statements run on the event loop itself and the writes queued at one moment share one
@@ -44,7 +46,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from radiusd.store.group_commit import Busy, GroupCommit
+from radiusd.store.group_commit import Busy, GroupCommit, is_busy
 
 T = TypeVar("T")
 
@@ -221,19 +223,15 @@ class Database:
             try:
                 return fn(*args)
             except (exc.OperationalError, sqlite3.OperationalError) as error:
-                if not _is_busy(error) or time.monotonic() >= deadline:
+                if not is_busy(error) or time.monotonic() >= deadline:
                     raise
             time.sleep(pause)
             pause = min(pause * 2, BUSY_MAX_PAUSE)
 
-    def begin(self, conn: Connection) -> None:
-        """Open a write transaction on a kept connection (on SQLite: take the write lock now)."""
+    def _transaction(self, conn: Connection, fn: Callable[..., tuple[T, bool]], *args: Any) -> T:
         # Only BEGIN IMMEDIATE can meet a busy database: once it holds the write lock, the
         # statements and the COMMIT of a WAL database do not wait for anyone.
         self._busy_retry(conn.exec_driver_sql, self._begin)
-
-    def _transaction(self, conn: Connection, fn: Callable[..., tuple[T, bool]], *args: Any) -> T:
-        self.begin(conn)
         try:
             result, commit = fn(conn, *args)
         except BaseException:
@@ -254,8 +252,3 @@ class Database:
             with contextlib.suppress(Exception):
                 conn.close()
         self.engine.dispose()
-
-
-def _is_busy(error: Exception) -> bool:
-    message = str(getattr(error, "orig", error)).lower()
-    return "database is locked" in message or "database is busy" in message

@@ -68,7 +68,7 @@ class GroupCommit:
         try:
             return fn(self.db.connection(), *args)
         except (exc.OperationalError, sqlite3.OperationalError) as error:
-            if _is_busy(error):
+            if is_busy(error):
                 raise Busy from error
             raise
 
@@ -92,7 +92,7 @@ class GroupCommit:
         try:
             _begin(raw)
         except sqlite3.OperationalError as error:
-            if _is_busy(error) and not self._waited_too_long():
+            if is_busy(error) and not self._waited_too_long():
                 self._retry_later()
                 return
             self._fail(self._queue, error)
@@ -160,7 +160,7 @@ def _begin(raw: sqlite3.Connection) -> None:
             raw.execute("BEGIN IMMEDIATE")
             return
         except sqlite3.OperationalError as error:
-            if not _is_busy(error) or time.perf_counter() >= deadline:
+            if not is_busy(error) or time.perf_counter() >= deadline:
                 raise
         time.sleep(SPIN_STEP)
 
@@ -182,6 +182,7 @@ def _rollback(raw: sqlite3.Connection) -> None:
             log.error("store: rollback failed: %s", error)
 
 
-def _is_busy(error: BaseException) -> bool:
+def is_busy(error: BaseException) -> bool:
+    """Whether SQLite refused because another connection holds a lock (raw or through SQLAlchemy)."""
     message = str(getattr(error, "orig", error)).lower()
     return "database is locked" in message or "database is busy" in message
