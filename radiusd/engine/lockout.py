@@ -57,12 +57,18 @@ def source_key(source: str | None, user: str, settings: LockoutConfig) -> str | 
     """The key failures from this source count against: the address, or address+user if shared."""
     if not source:
         return None
+    key, shared = _source_form(source, tuple(settings.shared_sources))
+    return store_key(f"{key} {user}") if shared else key
+
+
+@functools.lru_cache(maxsize=4096)
+def _source_form(source: str, shared_sources: tuple[str, ...]) -> tuple[str, bool]:
+    # Remembered: every login needs it several times (one key per rule's lockout settings, then
+    # the gate), and formatting an ipaddress object costs more than the rest of the key.
     addr = parse_address(source)
     if addr is None:
-        return store_key(source)
-    if any(addr in net for net in _networks(tuple(settings.shared_sources))):
-        return store_key(f"{addr} {user}")
-    return str(addr)
+        return store_key(source), False
+    return str(addr), any(addr in net for net in _networks(shared_sources))
 
 
 @functools.lru_cache(maxsize=64)

@@ -98,16 +98,16 @@ def is_code(code: str, digits: int) -> bool:
 
 
 def find_counter(generator: Oath, code: str, first: int, last: int) -> int | None:
-    """The counter in [first, last] whose code is `code` (all digits, of the generator's length).
-    Every candidate is computed and compared, as integers below 2**30 (one machine word: the
-    comparison takes the same time whatever the values), so the time taken does not tell how far
-    ahead the code was."""
+    """The first counter in [first, last] whose code is `code` (all digits, of the generator's
+    length), compared as integers. A wrong code costs the whole window every time; a right one
+    stops where it matched, so the time taken can tell only how far ahead a right code was, which
+    whoever sent it knows already."""
     wanted = int(code)
-    found = None
+    value = generator.value
     for counter in range(max(first, 0), last + 1):
-        if generator.value(counter) == wanted and found is None:
-            found = counter
-    return found
+        if value(counter) == wanted:
+            return counter
+    return None
 
 
 class HotpFactor(Factor):

@@ -33,8 +33,8 @@ class TotpFactor(Factor):
         window = self.engine.totp_window
         wanted = int(code)
         found = None
-        # Compare every step of the window (no early exit; integers, as hotp.find_counter);
-        # prefer the latest step that matches.
+        # Every step of the window (three by default), compared as integers; the latest step
+        # that matches wins.
         for step in range(centre - window, centre + window + 1):
             if step >= 0 and generator.value(step) == wanted:
                 found = step
