@@ -103,8 +103,12 @@ def measure(users: int) -> dict[str, Any]:
         factor = build_factors(ctx.config.engine)["hotp"]
         code = hotp(population.hotp_seed(5), 0)
         out["crypto: open the seed (AES-GCM)"] = per_call(lambda: token.secret(keyring), 3000)
-        out["crypto: HOTP match, window of 11 (HMAC from prepared pads)"] = per_call(
+        wrong = str((int(code[0]) + 1) % 10) + code[1:]
+        out["crypto: HOTP match, the next code (first counter of the window)"] = per_call(
             lambda: factor.match(token, code, 0, keyring), 1000
+        )
+        out["crypto: HOTP match, a wrong code (all 11 counters of the window)"] = per_call(
+            lambda: factor.match(token, wrong, 0, keyring), 1000
         )
 
         # -- store, through radiusd (SQLAlchemy)

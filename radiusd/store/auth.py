@@ -10,7 +10,6 @@ cannot both see rowcount 1.
 from __future__ import annotations
 
 import json
-from collections import namedtuple
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -140,33 +139,54 @@ class Login:
     """Whether the user's key has failure events (an accept then clears them)."""
 
 
+# Positions in a row of _USER_COLUMNS: rows are read by position, so that Core's Rows and the
+# plain tuples of sqlite3 (SqliteRaw) go through the same code.
+_ID, _NAME, _ENABLED, _PASSWORD_HASH, _BACKEND, _EMAIL, _PHONE, _CREATED_AT = range(8)
+_TOKEN_ID, _TYPE, _SECRET_ENC, _PARAMS, _COUNTER, _DRIFT, _PREFERRED, _ITEM_HASH = range(8, 16)
+_HAS_FAILURES = 16
+
+
+def _params(value: Any) -> dict[str, Any]:
+    """tokens.params: Core has decoded the JSON already; sqlite3 hands over the text."""
+    if isinstance(value, str):
+        value = json.loads(value)
+    return value or {}
+
+
 def _record(rows: Any, groups: frozenset[str]) -> UserRecord:
     first = rows[0]
-    tokens: dict[int, Any] = {}
-    items: dict[int, list[str]] = {}
+    tokens: dict[int, tuple[Any, list[str]]] = {}
     for r in rows:
-        if r.token_id is None:
+        token_id = r[_TOKEN_ID]
+        if token_id is None:
             continue
-        if r.token_id not in tokens:
-            tokens[r.token_id] = r
-            items[r.token_id] = []
-        if r.value_hash is not None:
-            items[r.token_id].append(r.value_hash)
+        entry = tokens.get(token_id)
+        if entry is None:
+            entry = tokens[token_id] = (r, [])
+        if r[_ITEM_HASH] is not None:
+            entry[1].append(r[_ITEM_HASH])
     return UserRecord(
-        id=first.id,
-        name=first.name,
-        enabled=first.enabled,
-        password_hash=first.password_hash,
-        backend=first.backend,
-        email=first.email,
-        phone=first.phone,
-        created_at=first.created_at,
+        id=first[_ID],
+        name=first[_NAME],
+        enabled=bool(first[_ENABLED]),
+        password_hash=first[_PASSWORD_HASH],
+        backend=first[_BACKEND],
+        email=first[_EMAIL],
+        phone=first[_PHONE],
+        created_at=first[_CREATED_AT],
         groups=groups,
         tokens=tuple(
             TokenRecord(
-                i, t.type, t.secret_enc, t.params or {}, t.counter, t.drift, t.preferred, tuple(items[i])
+                token_id,
+                t[_TYPE],
+                t[_SECRET_ENC],
+                _params(t[_PARAMS]),
+                t[_COUNTER],
+                t[_DRIFT],
+                bool(t[_PREFERRED]),
+                tuple(items),
             )
-            for i, t in tokens.items()
+            for token_id, (t, items) in tokens.items()
         ),
     )
 
@@ -174,15 +194,10 @@ def _record(rows: Any, groups: frozenset[str]) -> UserRecord:
 class SqliteRaw:
     """A hot statement compiled once for SQLite and run on the DB-API connection itself: the
     same SQL as through Core, without Core's per-execution work (about 60 against 25 µs for
-    load_login). Result values are converted here as SQLAlchemy's types would (bool, JSON)."""
+    load_login). Rows come back as sqlite3's plain tuples, read by position."""
 
-    def __init__(self, stmt: Any, bools: tuple[str, ...] = (), jsons: tuple[str, ...] = ()) -> None:
+    def __init__(self, stmt: Any) -> None:
         self.stmt = stmt
-        # An INSERT, UPDATE or DELETE has no result columns: only `execute` applies to it.
-        self.columns = tuple(stmt.selected_columns.keys()) if hasattr(stmt, "selected_columns") else ()
-        self.row: Any = namedtuple("_Row", self.columns) if self.columns else None  # type: ignore[misc]
-        self.bools = tuple(self.columns.index(c) for c in bools)
-        self.jsons = tuple(self.columns.index(c) for c in jsons)
         self.compiled: tuple[str, tuple[str, ...], dict[str, Any]] | None = None
 
     def _compiled(self, conn: Connection) -> tuple[str, tuple[str, ...], dict[str, Any]]:
@@ -210,21 +225,8 @@ class SqliteRaw:
             return int(self.execute(conn, params).rowcount)
         return _rowcount(conn.execute(self.stmt, params))
 
-    def all(self, conn: Connection, params: dict[str, Any]) -> list[Any]:
-        rows = self.execute(conn, params).fetchall()
-        if not self.bools and not self.jsons:
-            return [self.row._make(r) for r in rows]
-        out = []
-        for r in rows:
-            values = list(r)
-            for i in self.bools:
-                if values[i] is not None:
-                    values[i] = bool(values[i])
-            for i in self.jsons:
-                if values[i] is not None:
-                    values[i] = json.loads(values[i])
-            out.append(self.row._make(values))
-        return out
+    def fetchall(self, conn: Connection, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        return self.execute(conn, params).fetchall()  # type: ignore[no-any-return]
 
 
 def _rowcount(result: Any) -> int:
@@ -237,9 +239,7 @@ _RAW_CAS_ITEM = SqliteRaw(_CAS_ITEM)
 _RAW_TOKEN_USED = SqliteRaw(_TOKEN_USED)
 _RAW_CLOSE_CHALLENGE = SqliteRaw(_CLOSE_CHALLENGE)
 RAW_CLEAR_FAILURES = SqliteRaw(CLEAR_FAILURES)
-_RAW_USER_BY_NAME = SqliteRaw(
-    _USER_BY_NAME, bools=("enabled", "preferred", "has_failures"), jsons=("params",)
-)
+_RAW_USER_BY_NAME = SqliteRaw(_USER_BY_NAME)
 _RAW_GROUPS_AND_LOCKS = SqliteRaw(_GROUPS_AND_LOCKS)
 
 
@@ -251,16 +251,21 @@ def read_login(
     user_params = {"name": name, "user_key": user_key}
     extra_params = {"name": name, "user_key": user_key, "src1": src1, "src2": src2, "now": now}
     if conn.dialect.name == "sqlite":
-        rows: Any = _RAW_USER_BY_NAME.all(conn, user_params)
-        extra: Any = _RAW_GROUPS_AND_LOCKS.all(conn, extra_params)
-    else:
-        rows = conn.execute(_USER_BY_NAME, user_params).all()
-        extra = conn.execute(_GROUPS_AND_LOCKS, extra_params).all()
-    groups = frozenset(r.a for r in extra if r.kind == "group")
-    locks = tuple(LockRow(r.kind, r.a, r.b) for r in extra if r.kind != "group")
+        return login_from_rows(
+            _RAW_USER_BY_NAME.fetchall(conn, user_params), _RAW_GROUPS_AND_LOCKS.fetchall(conn, extra_params)
+        )
+    return login_from_rows(
+        conn.execute(_USER_BY_NAME, user_params).all(), conn.execute(_GROUPS_AND_LOCKS, extra_params).all()
+    )
+
+
+def login_from_rows(rows: Any, extra: Any) -> Login:
+    """The Login in rows of _USER_BY_NAME and of _GROUPS_AND_LOCKS ((kind, a, b) each)."""
+    groups = frozenset([r[1] for r in extra if r[0] == "group"])
+    locks = tuple([LockRow(r[0], r[1], r[2]) for r in extra if r[0] != "group"]) if extra else ()
     if not rows:
         return Login(None, locks, False)
-    return Login(_record(rows, groups), locks, bool(rows[0].has_failures))
+    return Login(_record(rows, groups), locks, bool(rows[0][_HAS_FAILURES]))
 
 
 def load_login(db: Database, name: str, user_key: str, sources: tuple[str | None, ...], now: float) -> Login:
@@ -275,7 +280,7 @@ def _read_user(conn: Connection, stmt: Any, params: dict[str, Any]) -> UserRecor
     rows = conn.execute(stmt, params).all()
     if not rows:
         return None
-    groups = frozenset(conn.scalars(_GROUPS, {"user_id": rows[0].id}))
+    groups = frozenset(conn.scalars(_GROUPS, {"user_id": rows[0][_ID]}))
     return _record(rows, groups)
 
 

@@ -115,17 +115,23 @@ def test_the_sqlite_raw_read_returns_what_core_returns(db: Database, keyring: Ke
     conn = db.connection()
     for name in ("alice", "bob", "nobody"):
         params = {"name": name, "user_key": name}
-        raw = auth._RAW_USER_BY_NAME.all(conn, params)
-        core = conn.execute(auth._USER_BY_NAME, params).all()
-        assert [tuple(r) for r in raw] == [tuple(r) for r in core]
-        assert all(
-            type(a) is type(b) for r, c in zip(raw, core, strict=True) for a, b in zip(r, c, strict=True)
-        )
         extra = {**params, "src1": "192.0.2.1", "src2": "192.0.2.1", "now": time.time()}
-        raw = auth._RAW_GROUPS_AND_LOCKS.all(conn, extra)
-        assert sorted(map(tuple, raw)) == sorted(
-            map(tuple, conn.execute(auth._GROUPS_AND_LOCKS, extra).all())
-        )
+        raw_rows = auth._RAW_USER_BY_NAME.fetchall(conn, params)
+        core_rows = conn.execute(auth._USER_BY_NAME, params).all()
+        assert len(raw_rows) == len(core_rows)
+        raw_extra = auth._RAW_GROUPS_AND_LOCKS.fetchall(conn, extra)
+        core_extra = conn.execute(auth._GROUPS_AND_LOCKS, extra).all()
+        assert sorted(raw_extra) == sorted(map(tuple, core_extra))
+        # The same Login, field for field and type for type, from sqlite3's tuples and Core's Rows.
+        raw, core = auth.login_from_rows(raw_rows, raw_extra), auth.login_from_rows(core_rows, core_extra)
+        assert raw == core
+        assert raw.locks == core.locks and raw.locks  # the source lock applies to every name
+        if raw.user is not None and core.user is not None:
+            assert raw.user.tokens == core.user.tokens and (name != "alice" or raw.user.tokens)
+            for a, b in zip(raw.user.tokens, core.user.tokens, strict=True):
+                types = [(type(getattr(a, f)), type(getattr(b, f))) for f in a.__slots__]
+                assert all(x is y for x, y in types), types
+            assert type(raw.user.enabled) is bool and type(raw.has_failures) is bool
 
 
 def test_sqlite_writers_queue_for_the_lock_instead_of_failing(tmp_path: Path) -> None:
