@@ -19,6 +19,7 @@ from collections.abc import Hashable, Iterable, Sequence
 from pyrad import packet as rp
 from pyrad.dictionary import Dictionary
 
+from radiusd.crypto.prepared_hmac import md5_hmac
 from radiusd.engine.types import ReplyAttribute
 
 ACCESS_REQUEST = rp.AccessRequest
@@ -146,7 +147,7 @@ def message_authenticator_valid(frame: Frame, secret: bytes) -> bool:
     """RFC 3579 section 3.2; for Accounting-Request the authenticator field counts as zeros."""
     data, at = frame.data, frame.ma_offset
     head = data[:4] + _ZERO16 if frame.code == ACCOUNTING_REQUEST else data[:20]
-    mac = hmac.digest(secret, head + data[20:at] + _ZERO16 + data[at + 16 :], "md5")
+    mac = md5_hmac(secret).digest(head + data[20:at] + _ZERO16 + data[at + 16 :])
     return hmac.compare_digest(mac, data[at : at + 16])
 
 
@@ -355,7 +356,7 @@ def encode_reply(
         # RFC 2869 5.14 and RFC 5997 3: an Accounting-Response is signed over zeros, unless it
         # answers a Status-Server
         vector = _ZERO16 if code == ACCOUNTING_RESPONSE and frame.code != STATUS_SERVER else authenticator
-        mac = hmac.digest(secret, head + vector + _MA_ZEROED + body, "md5")
+        mac = md5_hmac(secret).digest(head + vector + _MA_ZEROED + body)
         body = _MA_HEAD + mac + body
     else:
         length = 20 + len(body)

@@ -1,4 +1,5 @@
-"""The code generator on the raw seed gives exactly pyotp's codes, and its HMAC is hmac's."""
+"""The code generator on the raw seed gives exactly pyotp's codes, and its HMAC is hmac's
+(radiusd.crypto.prepared_hmac, tested on its own in tests/crypto)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def test_codes_agree_with_pyotp(algorithm: str, digits: int) -> None:
     algorithm=st.sampled_from(sorted(ALGORITHMS)),
     digits=st.sampled_from([6, 8]),
 )
-def test_hmac_from_the_prepared_pads_is_hmacs(seed: bytes, counter: int, algorithm: str, digits: int) -> None:
+def test_codes_from_prepared_hmac_are_hmacs(seed: bytes, counter: int, algorithm: str, digits: int) -> None:
     mac = hmac.digest(seed, struct.pack(">Q", counter), algorithm)
     offset = mac[-1] & 0x0F
     expected = (int.from_bytes(mac[offset : offset + 4], "big") & 0x7FFFFFFF) % 10**digits
