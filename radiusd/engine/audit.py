@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from radiusd.config.engine import syslog_target
 from radiusd.context import Context
 from radiusd.engine.types import AuthRequest, Decision
-from radiusd.store.auth import SqliteRaw
+from radiusd.store.auth import RawStatement
 from radiusd.store.models import AuditEvent
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ RETENTION_CHECK = 3600.0
 # on SQLite.
 _COLUMNS = ("at", "frontdoor", "client", "source", "user", "factor", "result", "reason", "latency_ms", "node")
 _INSERT = insert(AuditEvent).values({c: bindparam(c) for c in _COLUMNS})
-_RAW_INSERT = SqliteRaw(_INSERT)
+_RAW_INSERT = RawStatement(_INSERT)
 _EXPIRE = delete(AuditEvent).where(AuditEvent.at < bindparam("before"))
 
 
@@ -133,10 +133,7 @@ class AuditTrail:
     def _insert(
         conn: Connection, batch: list[dict[str, Any]], expire_before: float | None
     ) -> tuple[None, bool]:
-        if conn.dialect.name == "sqlite":
-            _RAW_INSERT.executemany(conn, batch)
-        else:
-            conn.execute(_INSERT, batch)
+        _RAW_INSERT.executemany(conn, batch)
         if expire_before is not None:
             conn.execute(_EXPIRE, {"before": expire_before})
         return None, True

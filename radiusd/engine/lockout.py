@@ -127,9 +127,9 @@ _COUNTS = select(
 )
 # On SQLite the same statements run on the sqlite3 connection itself (compiled once from the above;
 # tests/lockout check them against Core).
-_RAW_ADD_USER_EVENT = auth.SqliteRaw(_ADD_USER_EVENT)
-_RAW_ADD_EVENTS = auth.SqliteRaw(_ADD_EVENTS)
-_RAW_COUNTS = auth.SqliteRaw(_COUNTS)
+_RAW_ADD_USER_EVENT = auth.RawStatement(_ADD_USER_EVENT)
+_RAW_ADD_EVENTS = auth.RawStatement(_ADD_EVENTS)
+_RAW_COUNTS = auth.RawStatement(_COUNTS)
 
 
 def count_cap(settings: LockoutConfig) -> int:
@@ -330,12 +330,8 @@ class Lockout:
             "since": now - settings.window,
             "cap": count_cap(settings),
         }
-        if conn.dialect.name == "sqlite":
-            (_RAW_ADD_USER_EVENT if src_key is None else _RAW_ADD_EVENTS).execute(conn, params)
-            n_user, n_source = _RAW_COUNTS.execute(conn, params).fetchone()
-        else:
-            conn.execute(_ADD_USER_EVENT if src_key is None else _ADD_EVENTS, params)
-            n_user, n_source = conn.execute(_COUNTS, params).one()
+        (_RAW_ADD_USER_EVENT if src_key is None else _RAW_ADD_EVENTS).execute(conn, params)
+        n_user, n_source = _RAW_COUNTS.execute(conn, params).fetchone()
         locked_source = (
             src_key is not None
             and n_source >= settings.source_threshold

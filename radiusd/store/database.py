@@ -96,6 +96,16 @@ def make_engine(url: str, busy_timeout: float = 5.0, pool_size: int = 8) -> Engi
     )
 
 
+def connection_lost(conn: Connection, error: BaseException) -> bool:
+    """Whether `error` means the connection is gone (server restarted, idle timeout), so that the
+    work may be retried once on a new one: SQLAlchemy says so for Core statements; for the
+    driver's own errors (auth.RawStatement) the driver's connection tells."""
+    if isinstance(error, exc.DBAPIError):
+        return bool(error.connection_invalidated)
+    driver = conn.connection.driver_connection
+    return bool(getattr(driver, "broken", False) or getattr(driver, "closed", False))
+
+
 class Database:
     def __init__(self, url: str, busy_timeout: float = 5.0, pool_size: int = 8) -> None:
         self.url = url
@@ -195,8 +205,8 @@ class Database:
         conn = self.connection()
         try:
             return self._busy_retry(fn, conn, *args)
-        except exc.DBAPIError as error:
-            if not error.connection_invalidated:
+        except Exception as error:
+            if not connection_lost(conn, error):
                 raise
         self.forget(conn)
         return self._busy_retry(fn, self.connection(), *args)
@@ -207,8 +217,8 @@ class Database:
         conn = self.connection()
         try:
             return self._transaction(conn, fn, *args)
-        except exc.DBAPIError as error:
-            if not error.connection_invalidated:
+        except Exception as error:
+            if not connection_lost(conn, error):
                 raise
         self.forget(conn)
         return self._transaction(self.connection(), fn, *args)
@@ -229,16 +239,20 @@ class Database:
             pause = min(pause * 2, BUSY_MAX_PAUSE)
 
     def _transaction(self, conn: Connection, fn: Callable[..., tuple[T, bool]], *args: Any) -> T:
-        # Only BEGIN IMMEDIATE can meet a busy database: once it holds the write lock, the
-        # statements and the COMMIT of a WAL database do not wait for anyone.
-        self._busy_retry(conn.exec_driver_sql, self._begin)
+        # Transaction control goes to the driver itself, as the hot statements do (the kept
+        # connection is in autocommit mode: SQLAlchemy tracks no transaction on it). Only BEGIN
+        # IMMEDIATE can meet a busy database: once it holds the write lock, the statements and
+        # the COMMIT of a WAL database do not wait for anyone.
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        self._busy_retry(raw.execute, self._begin)
         try:
             result, commit = fn(conn, *args)
         except BaseException:
-            with contextlib.suppress(exc.DBAPIError):
-                conn.exec_driver_sql("ROLLBACK")
+            with contextlib.suppress(Exception):  # the connection may be gone: the error says why
+                raw.execute("ROLLBACK")
             raise
-        conn.exec_driver_sql("COMMIT" if commit else "ROLLBACK")
+        raw.execute("COMMIT" if commit else "ROLLBACK")
         return result
 
     def close(self) -> None:
