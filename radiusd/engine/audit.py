@@ -34,8 +34,8 @@ MAX_PENDING = 100_000
 """Decisions kept in memory while the store is unreachable; beyond this the oldest are dropped."""
 RETENTION_CHECK = 3600.0
 
-# Built once; executed on the hot path's kept connection (executemany), through sqlite3 itself
-# on SQLite.
+# Built once; executed on the hot path's kept connection (executemany) by the driver itself
+# (auth.RawStatement).
 _COLUMNS = ("at", "frontdoor", "client", "source", "user", "factor", "result", "reason", "latency_ms", "node")
 _INSERT = insert(AuditEvent).values({c: bindparam(c) for c in _COLUMNS})
 _RAW_INSERT = RawStatement(_INSERT)
