@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from radiusd.config.engine import LockoutConfig
 from radiusd.context import Context
-from radiusd.engine.rules import parse_address
+from radiusd.engine.rules import address_text, parse_address
 from radiusd.store import auth
 from radiusd.store.models import Lock, RateEvent
 
@@ -68,7 +68,7 @@ def _source_form(source: str, shared_sources: tuple[str, ...]) -> tuple[str, boo
     addr = parse_address(source)
     if addr is None:
         return store_key(source), False
-    return str(addr), any(addr in net for net in _networks(shared_sources))
+    return address_text(addr), any(addr in net for net in _networks(shared_sources))
 
 
 @functools.lru_cache(maxsize=64)

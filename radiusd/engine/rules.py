@@ -59,6 +59,13 @@ def parse_address(value: str | None) -> IPAddress | None:
     return _parse_address(value)
 
 
+def address_text(addr: IPAddress) -> str:
+    """str(addr): the form the store keys an address by; IPv4 without ipaddress's slow formatting."""
+    if addr.version == 4:
+        return socket.inet_ntoa(addr.packed)
+    return str(addr)
+
+
 @functools.lru_cache(maxsize=4096)
 def _parse_address(value: str) -> IPAddress | None:
     # Every login's source is read by the rules and the lockout, several times: remembered (the

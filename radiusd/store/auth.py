@@ -9,9 +9,12 @@ cannot both see rowcount 1.
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import (
@@ -146,11 +149,17 @@ _TOKEN_ID, _TYPE, _SECRET_ENC, _PARAMS, _COUNTER, _DRIFT, _PREFERRED, _ITEM_HASH
 _HAS_FAILURES = 16
 
 
-def _params(value: Any) -> dict[str, Any]:
-    """tokens.params: psycopg (and Core) decode the JSON; sqlite3 hands over the text."""
+def _params(value: Any) -> Mapping[str, Any]:
+    """tokens.params, read-only: psycopg (and Core) decode the JSON, sqlite3 hands over the text."""
     if isinstance(value, str):
-        value = json.loads(value)
-    return value or {}
+        return _params_text(value)
+    return MappingProxyType(value or {})
+
+
+@functools.lru_cache(maxsize=256)
+def _params_text(text: str) -> Mapping[str, Any]:
+    # A handful of distinct values (digits, algorithm, period): each parsed once, then shared.
+    return MappingProxyType(json.loads(text))
 
 
 def _record(rows: Any, groups: frozenset[str]) -> UserRecord:
@@ -202,36 +211,27 @@ class RawStatement:
 
     def __init__(self, stmt: Any) -> None:
         self.stmt = stmt
-        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
+        self._compiled: dict[str, tuple[str, Callable[[dict[str, Any]], Any]]] = {}
 
-    def _for(self, conn: Connection) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
+    def _for(self, conn: Connection) -> tuple[str, Callable[[dict[str, Any]], Any]]:
         found = self._compiled.get(conn.dialect.name)
         if found is None:
             compiled = self.stmt.compile(dialect=conn.dialect)
-            # positiontup: the parameter order of a positional style (sqlite3's "?"); None for
-            # psycopg's named "%(name)s".
-            names = tuple(compiled.positiontup) if compiled.positiontup else None
-            found = self._compiled[conn.dialect.name] = (str(compiled), names, dict(compiled.params))
+            found = self._compiled[conn.dialect.name] = (str(compiled), _binder(compiled))
         return found
-
-    @staticmethod
-    def _bind(names: tuple[str, ...] | None, fixed: dict[str, Any], params: dict[str, Any]) -> Any:
-        if names is None:
-            return {**fixed, **params}
-        return [params[k] if k in params else fixed[k] for k in names]
 
     def execute(self, conn: Connection, params: dict[str, Any]) -> Any:
         """The statement run by the driver with these bind parameters; the DB-API cursor."""
-        sql, names, fixed = self._for(conn)
+        sql, bind = self._for(conn)
         raw = conn.connection.driver_connection
         assert raw is not None
-        return raw.execute(sql, self._bind(names, fixed, params))
+        return raw.execute(sql, bind(params))
 
     def executemany(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        sql, names, fixed = self._for(conn)
+        sql, bind = self._for(conn)
         raw = conn.connection.driver_connection
         assert raw is not None
-        raw.cursor().executemany(sql, [self._bind(names, fixed, row) for row in rows])
+        raw.cursor().executemany(sql, [bind(row) for row in rows])
 
     def rowcount(self, conn: Connection, params: dict[str, Any]) -> int:
         """Run an UPDATE or DELETE: the number of rows it changed."""
@@ -239,6 +239,19 @@ class RawStatement:
 
     def fetchall(self, conn: Connection, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         return self.execute(conn, params).fetchall()  # type: ignore[no-any-return]
+
+
+def _binder(compiled: Any) -> Callable[[dict[str, Any]], Any]:
+    """The driver's parameters from the caller's dict and the statement's own literals: a tuple in
+    the statement's order for a positional style (sqlite3's "?"), a dict for a named one
+    (psycopg's "%(name)s")."""
+    fixed = dict(compiled.params)
+    if not compiled.positiontup:
+        return lambda params: {**fixed, **params}
+    pick = operator.itemgetter(*compiled.positiontup)
+    if len(compiled.positiontup) == 1:
+        return lambda params: (pick({**fixed, **params}),)
+    return lambda params: pick({**fixed, **params})
 
 
 def _rowcount(result: Any) -> int:

@@ -1,4 +1,5 @@
-"""parse_address (inet_pton first, remembered) reads every source exactly as ipaddress does."""
+"""parse_address (inet_pton first, remembered) reads every source exactly as ipaddress does, and
+address_text writes every address exactly as str() does."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import ipaddress
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from radiusd.engine.rules import IPAddress, parse_address
+from radiusd.engine.rules import IPAddress, address_text, parse_address
 
 
 def _reference(value: str) -> IPAddress | None:
@@ -44,3 +45,9 @@ def test_edge_cases_agree_with_ipaddress() -> None:
 def test_any_text_agrees_with_ipaddress(value: str) -> None:
     if value:
         assert parse_address(value) == _reference(value)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.ip_addresses())
+def test_address_text_is_str(addr: IPAddress) -> None:
+    assert address_text(addr) == str(addr)
