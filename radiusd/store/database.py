@@ -102,7 +102,10 @@ def connection_lost(conn: Connection, error: BaseException) -> bool:
     driver's own errors (auth.RawStatement) the driver's connection tells."""
     if isinstance(error, exc.DBAPIError):
         return bool(error.connection_invalidated)
-    driver = conn.connection.driver_connection
+    try:
+        driver = conn.connection.driver_connection
+    except exc.SQLAlchemyError:  # closed or invalidated: the original error is what to report
+        return False
     return bool(getattr(driver, "broken", False) or getattr(driver, "closed", False))
 
 
