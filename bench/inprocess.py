@@ -1,6 +1,6 @@
-"""CPU per request of workload (a) inside one process, without sockets or a load generator:
+"""CPU per request of workload (a) or (b) inside one process, without sockets or a load generator:
 
-    .venv/bin/python -m bench.inprocess [--requests 3000] [--chunks 5] [--burst 64]
+    .venv/bin/python -m bench.inprocess [--requests 3000] [--chunks 5] [--burst 64] [--wrong]
 
 Access-Requests built as the bench builds them (each user's next HOTP code) are handed straight
 to `RadiusServer.received`, `--burst` at a time, with at most two bursts waiting for their
@@ -8,7 +8,8 @@ answers, on a SQLite store of 10,000 code-only users. Prints the process CPU tim
 each chunk and the best. What the network and the other processes cost is left out, and so is
 their noise: a change to the server's Python shows here within a few percent, where the load
 runs of `bench.run` move by tens of percent between runs on a shared machine. `--burst 1` is the
-cost at low load (a transaction and every turn of the event loop for each request).
+cost at low load (a transaction and every turn of the event loop for each request). `--wrong`
+sends workload (b) instead: a wrong code for each user, from a source never used before.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ async def measure(bench: Bench, store: population.Store, args: argparse.Namespac
     per_request: list[float] = []
     try:
         for chunk in range(args.chunks + 1):  # the first chunk warms up and is not counted
-            packets, _ = bench.hotp_requests(store, args.requests, store.hotp_users)
+            packets, _ = bench.hotp_requests(store, args.requests, store.hotp_users, wrong=args.wrong)
             listener.sent = 0
             started = time.process_time()
             for first in range(0, len(packets), args.burst):
@@ -73,9 +74,10 @@ async def measure(bench: Bench, store: population.Store, args: argparse.Namespac
             if chunk:
                 per_request.append((time.process_time() - started) * 1e6 / len(packets))
                 print(f"chunk {chunk}: {per_request[-1]:.1f} µs of CPU per request", flush=True)
-        accepted = server.counters.snapshot().get("access_accept", 0)
-        if accepted != (args.chunks + 1) * args.requests:
-            raise SystemExit(f"only {accepted} of the requests were accepted: {server.counters.snapshot()}")
+        expected = "access_reject" if args.wrong else "access_accept"
+        answered = server.counters.snapshot().get(expected, 0)
+        if answered != (args.chunks + 1) * args.requests:
+            raise SystemExit(f"only {answered} of the requests were {expected}: {server.counters.snapshot()}")
     finally:
         await server.authenticator.close()  # type: ignore[attr-defined]
         ctx.close()
@@ -91,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--requests", type=int, default=3000, help="requests per chunk")
     p.add_argument("--chunks", type=int, default=5, help="measured chunks (one more warms up)")
     p.add_argument("--burst", type=int, default=64, help="requests handed over at once")
+    p.add_argument("--wrong", action="store_true", help="workload (b): wrong codes instead of (a)")
     args = p.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="radiusd-inprocess-"))
     try:
@@ -100,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         results = asyncio.run(measure(bench, store, args))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    print(f"best {min(results):.1f} µs of CPU per request (burst {args.burst})")
+    workload = "b" if args.wrong else "a"
+    print(f"best {min(results):.1f} µs of CPU per request (workload {workload}, burst {args.burst})")
     return 0
 
 

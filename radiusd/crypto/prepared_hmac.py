@@ -10,8 +10,9 @@ quarter for a window of SHA-1 codes. Tests check the output against `hmac` for k
 from __future__ import annotations
 
 import functools
-import hashlib
 from typing import Any
+
+from radiusd.crypto import hashes
 
 # RFC 2104's pads as translation tables: key.translate(_IPAD) is key XOR 0x36 byte by byte.
 _IPAD = bytes(b ^ 0x36 for b in range(256))
@@ -22,12 +23,18 @@ class PreparedHmac:
     __slots__ = ("_inner", "_outer")
 
     def __init__(self, key: bytes, new: Any) -> None:
-        """`new` is a hashlib constructor (hashlib.sha1, hashlib.md5, …)."""
+        """`new` is a hash constructor (radiusd.crypto.hashes.sha1, hashlib.md5, …)."""
         block = new().block_size
         if len(key) > block:
             key = new(key).digest()
         key = key.ljust(block, b"\0")
         self._inner, self._outer = new(key.translate(_IPAD)), new(key.translate(_OPAD))
+
+    @property
+    def pads(self) -> tuple[Any, Any]:
+        """The prepared inner and outer states, for a loop that inlines `digest`: copy them,
+        never update them."""
+        return self._inner, self._outer
 
     def digest(self, message: bytes) -> bytes:
         inner = self._inner.copy()
@@ -40,4 +47,4 @@ class PreparedHmac:
 @functools.lru_cache(maxsize=1024)
 def md5_hmac(key: bytes) -> PreparedHmac:
     """The HMAC-MD5 of a RADIUS shared secret, prepared once (secrets are few and long-lived)."""
-    return PreparedHmac(key, hashlib.md5)
+    return PreparedHmac(key, hashes.md5)

@@ -44,6 +44,8 @@ _EXPIRE = delete(AuditEvent).where(AuditEvent.at < bindparam("before"))
 
 def clean(value: object, limit: int) -> str:
     """Text the store accepts whatever came in: no NUL, no lone surrogate, cut to the column."""
+    if type(value) is str and len(value) <= limit and value.isascii() and "\x00" not in value:
+        return value  # the usual case, seven times per decision: nothing to change
     text = "" if value is None else str(value)
     text = text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
     return text[:limit]

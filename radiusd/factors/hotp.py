@@ -16,19 +16,21 @@ from typing import Any, ClassVar
 
 import pyotp
 
+from radiusd.crypto import hashes
 from radiusd.crypto.keyring import Keyring
 from radiusd.crypto.prepared_hmac import PreparedHmac
 from radiusd.factors.base import Factor, Match, TokenRecord, same
 
 ALGORITHMS: dict[str, Callable[..., Any]] = {
-    "sha1": hashlib.sha1,
-    "sha256": hashlib.sha256,
-    "sha512": hashlib.sha512,
+    "sha1": hashes.sha1,
+    "sha256": hashes.sha256,
+    "sha512": hashes.sha512,
 }
 DIGITS = (6, 8)
 
 
 _PACK = struct.Struct(">Q").pack
+_UNPACK_U32 = struct.Struct(">I").unpack_from
 _MODULUS = {6: 10**6, 8: 10**8}
 
 
@@ -56,6 +58,22 @@ class Oath:
         offset = mac[-1] & 0x0F
         return (int.from_bytes(mac[offset : offset + 4], "big") & 0x7FFFFFFF) % self._modulus
 
+    def find(self, wanted: int, first: int, last: int) -> int | None:
+        """The first counter in [first, last] whose value is `wanted`. `value` with the HMAC
+        inlined and the four bytes unpacked in one call: a wrong code's whole window is the hot
+        path's largest piece of Python (27 → 21 µs for 11 counters; tests hold it to pyotp)."""
+        inner, outer = self._mac.pads
+        copy_inner, copy_outer, modulus = inner.copy, outer.copy, self._modulus
+        for counter in range(first, last + 1):
+            hashed = copy_inner()
+            hashed.update(_PACK(counter))
+            signed = copy_outer()
+            signed.update(hashed.digest())
+            mac = signed.digest()
+            if (_UNPACK_U32(mac, mac[-1] & 0x0F)[0] & 0x7FFFFFFF) % modulus == wanted:
+                return counter
+        return None
+
     def at(self, counter: int) -> str:
         return str(self.value(counter)).rjust(self._digits, "0")
 
@@ -70,7 +88,10 @@ def oath(secret: bytes, digits: int = 6, algorithm: str = "sha1") -> Oath:
 
 def oath_pyotp(secret: bytes, digits: int = 6, algorithm: str = "sha1") -> pyotp.HOTP:
     """The same generator through pyotp (enrolment URIs, and the reference the tests compare with)."""
-    return pyotp.HOTP(base64.b32encode(secret).decode(), digits=digits, digest=ALGORITHMS[algorithm])
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"unknown algorithm {algorithm!r}")
+    # hashlib's (OpenSSL's) constructors: the reference stays independent of radiusd.crypto.hashes.
+    return pyotp.HOTP(base64.b32encode(secret).decode(), digits=digits, digest=getattr(hashlib, algorithm))
 
 
 def digits_of(token: TokenRecord) -> int:
@@ -86,12 +107,7 @@ def find_counter(generator: Oath, code: str, first: int, last: int) -> int | Non
     length), compared as integers. A wrong code costs the whole window every time; a right one
     stops where it matched, so the time taken can tell only how far ahead a right code was, which
     whoever sent it knows already."""
-    wanted = int(code)
-    value = generator.value
-    for counter in range(max(first, 0), last + 1):
-        if value(counter) == wanted:
-            return counter
-    return None
+    return generator.find(int(code), max(first, 0), last)
 
 
 class HotpFactor(Factor):

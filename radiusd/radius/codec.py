@@ -10,7 +10,6 @@ encode (tagged, encrypted, TLV, unknown) is built by pyrad.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import struct
 from collections import OrderedDict
@@ -19,6 +18,7 @@ from collections.abc import Hashable, Iterable, Sequence
 from pyrad import packet as rp
 from pyrad.dictionary import Dictionary
 
+from radiusd.crypto import hashes
 from radiusd.crypto.prepared_hmac import md5_hmac
 from radiusd.engine.types import ReplyAttribute
 
@@ -154,7 +154,7 @@ def message_authenticator_valid(frame: Frame, secret: bytes) -> bool:
 def accounting_authenticator_valid(frame: Frame, secret: bytes) -> bool:
     """RFC 2866 section 3: MD5(code, id, length, 16 zero octets, attributes, secret)."""
     data = frame.data
-    digest = hashlib.md5(data[:4] + _ZERO16 + data[20:] + secret).digest()
+    digest = hashes.md5(data[:4] + _ZERO16 + data[20:] + secret).digest()
     return hmac.compare_digest(digest, frame.authenticator)
 
 
@@ -202,7 +202,7 @@ def user_password(request: Request) -> str | None:
 def unhide_password(hidden: bytes, secret: bytes, authenticator: bytes) -> str:
     """RFC 2865 section 5.2, as pyrad's PwDecrypt: trailing NULs cut, invalid UTF-8 ignored (a wrong
     secret gives garbage, which then fails as a wrong password)."""
-    keyed = hashlib.md5(secret)
+    keyed = hashes.md5(secret)
     plain = bytearray()
     last = authenticator
     for at in range(0, len(hidden), 16):
@@ -363,7 +363,7 @@ def encode_reply(
         if length > MAX_LENGTH:
             raise ReplyError(f"reply of {length} octets exceeds {MAX_LENGTH}")
         head = _REPLY_HEAD.pack(code, frame.identifier, length)
-    return head + hashlib.md5(head + authenticator + body + secret).digest() + body
+    return head + hashes.md5(head + authenticator + body + secret).digest() + body
 
 
 def _coerce(dictionary: Dictionary, name: str, value: str | int | bytes) -> str | int | bytes:

@@ -13,7 +13,8 @@ loop ever waits for a lock:
 - Writes are queued and run by one callback for everything queued at that moment: ONE
   transaction (BEGIN IMMEDIATE … COMMIT), each write inside its own savepoint, so every
   compare-and-set keeps its own row-count verdict and a write that fails or asks to roll back
-  undoes only itself. When another worker holds the write lock, BEGIN IMMEDIATE is retried for
+  undoes only itself (a lone write, the usual case at low load, needs no savepoint: the
+  transaction is its own). When another worker holds the write lock, BEGIN IMMEDIATE is retried for
   up to a millisecond (another worker's group commit rarely takes longer), then from a timer
   every millisecond while the loop serves other requests; the writes queued meanwhile join the
   same transaction. No write's result is given back before COMMIT returned:
@@ -102,7 +103,8 @@ class GroupCommit:
         jobs, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
         try:
             outcomes = self._run(conn, raw, jobs)
-            raw.execute("COMMIT")
+            if raw.in_transaction:  # a lone write that failed has rolled the transaction back
+                raw.execute("COMMIT")
         except Exception as error:
             _rollback(raw)
             if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
@@ -117,6 +119,18 @@ class GroupCommit:
 
     @staticmethod
     def _run(conn: Connection, raw: sqlite3.Connection, jobs: list[_Job]) -> list[tuple[Any, bool, Any]]:
+        if len(jobs) == 1:  # at low load, the usual case: the transaction is the write's own
+            fn, args, future = jobs[0]
+            try:
+                result, keep = fn(conn, *args)
+            except Exception as error:
+                if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+                    raise
+                _rollback(raw)
+                return [(future, True, error)]
+            if not keep:
+                _rollback(raw)
+            return [(future, False, result)]
         outcomes = []
         for fn, args, future in jobs:
             raw.execute("SAVEPOINT w")

@@ -8,11 +8,13 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select, text
 
 from radiusd.config import Config
 from radiusd.context import Context
-from radiusd.engine.audit import AuditTrail
+from radiusd.engine.audit import AuditTrail, clean
 from radiusd.engine.types import AuthRequest, Decision
 from radiusd.store.models import AuditEvent
 from radiusd.store.schema import upgrade
@@ -160,3 +162,15 @@ def test_syslog_copy_over_udp(tmp_path: Path) -> None:
     )
     assert "pw-never-stored" not in message
     ctx.close()
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    value=st.one_of(st.none(), st.integers(), st.text(), st.text(alphabet=st.characters(max_codepoint=127))),
+    limit=st.integers(0, 300),
+)
+def test_clean_is_the_same_with_or_without_its_shortcut(value: object, limit: int) -> None:
+    """Plain short ASCII is returned as it came; everything else goes the long way, same result."""
+    text = "" if value is None else str(value)
+    slow = text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")[:limit]
+    assert clean(value, limit) == slow

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from radiusd.factors.hotp import ALGORITHMS, oath, oath_pyotp
+from radiusd.factors.hotp import ALGORITHMS, find_counter, oath, oath_pyotp
 
 
 @pytest.mark.parametrize("algorithm", sorted(ALGORITHMS))
@@ -37,6 +37,26 @@ def test_codes_from_prepared_hmac_are_hmacs(seed: bytes, counter: int, algorithm
     offset = mac[-1] & 0x0F
     expected = (int.from_bytes(mac[offset : offset + 4], "big") & 0x7FFFFFFF) % 10**digits
     assert oath(seed, digits, algorithm).value(counter) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    seed=st.binary(min_size=14, max_size=80),
+    first=st.integers(0, 2**40),
+    span=st.integers(0, 30),
+    ahead=st.integers(-5, 35),
+    algorithm=st.sampled_from(sorted(ALGORITHMS)),
+    digits=st.sampled_from([6, 8]),
+)
+def test_window_search_finds_pyotps_first_counter(
+    seed: bytes, first: int, span: int, ahead: int, algorithm: str, digits: int
+) -> None:
+    """`find_counter` gives the first counter of the window whose pyotp code was typed, or None."""
+    reference = oath_pyotp(seed, digits, algorithm)
+    code = reference.at(max(first + ahead, 0))  # inside the window, before it or past it
+    window = range(first, first + span + 1)
+    expected = next((c for c in window if reference.at(c) == code), None)
+    assert find_counter(oath(seed, digits, algorithm), code, first, first + span) == expected
 
 
 def test_unknown_algorithm_and_negative_counter_are_refused() -> None:

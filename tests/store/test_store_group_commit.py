@@ -56,6 +56,18 @@ def _transactions(db: Database) -> list[str]:
     return seen
 
 
+def half_then_fail(conn: Connection, key: str) -> tuple[None, bool]:
+    """A write that counts a failure, then fails."""
+    Lockout.count_failure(conn, key, None, _lockout(), time.time())
+    raise RuntimeError("boom")
+
+
+def half_then_roll_back(conn: Connection, key: str) -> tuple[str, bool]:
+    """A write that counts a failure, then asks to be rolled back."""
+    Lockout.count_failure(conn, key, None, _lockout(), time.time())
+    return "rolled back", False
+
+
 def test_racing_consumes_have_one_winner_on_both_stores(db: Database, keyring: Keyring) -> None:
     token_id = _token(db, keyring)
 
@@ -103,14 +115,6 @@ def test_a_failing_or_rolled_back_write_undoes_only_itself(sqlite_db: Database, 
     db = sqlite_db
     token_id = _token(db, keyring)
 
-    def half_then_fail(conn: Connection, key: str) -> tuple[None, bool]:
-        Lockout.count_failure(conn, key, None, _lockout(), time.time())
-        raise RuntimeError("boom")
-
-    def half_then_roll_back(conn: Connection, key: str) -> tuple[str, bool]:
-        Lockout.count_failure(conn, key, None, _lockout(), time.time())
-        return "rolled back", False
-
     async def batch() -> list[Any]:
         return await asyncio.gather(
             db.write_async(auth.consume_in, Match(token_id, counter=1), time.time(), None, None),
@@ -127,6 +131,38 @@ def test_a_failing_or_rolled_back_write_undoes_only_itself(sqlite_db: Database, 
     assert counted.user == 1
     assert _counter(db, token_id) == 1
     assert (_failures(db, "carol"), _failures(db, "dave"), _failures(db, "erin")) == (0, 0, 1)
+
+
+def test_a_lone_write_is_its_own_transaction(sqlite_db: Database, keyring: Keyring) -> None:
+    """At low load a turn holds one write: no savepoint, and a failure or a rollback undoes it
+    whole while the next lone write commits as usual."""
+    db = sqlite_db
+    token_id = _token(db, keyring)
+    statements: list[str] = []
+    raw = db.connection().connection.driver_connection
+    assert isinstance(raw, sqlite3.Connection)
+    raw.set_trace_callback(statements.append)
+
+    async def one_at_a_time() -> list[Any]:
+        results: list[Any] = []
+        for write in (
+            lambda: db.write_async(half_then_fail, "carol"),
+            lambda: db.write_async(half_then_roll_back, "dave"),
+            lambda: db.write_async(auth.consume_in, Match(token_id, counter=1), time.time(), None, None),
+        ):
+            try:
+                results.append(await write())
+            except RuntimeError as error:
+                results.append(error)
+        return results
+
+    failed, rolled_back, won = _run(one_at_a_time)
+    assert isinstance(failed, RuntimeError) and rolled_back == "rolled back" and won is True
+    assert (_failures(db, "carol"), _failures(db, "dave"), _counter(db, token_id)) == (0, 0, 1)
+    assert not any(sql.startswith(("SAVEPOINT", "RELEASE")) for sql in statements)
+    assert [sql for sql in statements if sql in ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")] == [
+        "BEGIN IMMEDIATE", "ROLLBACK", "BEGIN IMMEDIATE", "ROLLBACK", "BEGIN IMMEDIATE", "COMMIT",
+    ]  # fmt: skip
 
 
 def test_a_write_lock_held_elsewhere_delays_the_writes_not_the_loop(
