@@ -47,6 +47,8 @@ KEY_MAX = 255
 
 def store_key(text: str) -> str:
     """A key the store accepts whatever the input: no NUL, no lone surrogate, at most 255 chars."""
+    if len(text) <= KEY_MAX and text.isascii() and "\x00" not in text:
+        return text  # the usual case: nothing to change
     safe = text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
     if len(safe) <= KEY_MAX:
         return safe

@@ -9,13 +9,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as strategies
 from sqlalchemy import delete, event, func, select
 
 from radiusd.config import Config
 from radiusd.config.engine import LockoutConfig
 from radiusd.context import Context
 from radiusd.engine import lockout as lockout_module
-from radiusd.engine.lockout import FAIL_SOURCE, FAIL_USER, Lockout, clear, count_cap, delay_for, lock
+from radiusd.engine.lockout import (
+    FAIL_SOURCE,
+    FAIL_USER,
+    KEY_MAX,
+    Lockout,
+    clear,
+    count_cap,
+    delay_for,
+    lock,
+    store_key,
+)
 from radiusd.store.models import Lock, RateEvent
 from radiusd.store.schema import upgrade
 
@@ -283,6 +295,22 @@ def test_hostile_names_and_addresses(lockout: Lockout) -> None:
         assert await lockout.gate("y" * 400 + "b", None, SETTINGS) is None
 
     run(scenario, lockout)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    text=strategies.one_of(
+        strategies.text(), strategies.text(alphabet=strategies.characters(max_codepoint=127), max_size=400)
+    )
+)
+def test_store_key_shortcut_changes_nothing(text: str) -> None:
+    """Short plain ASCII is its own key; anything else is escaped (and hashed when long), as before."""
+    safe = text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+    key = store_key(text)
+    if len(safe) <= KEY_MAX:
+        assert key == safe
+    else:
+        assert len(key) == 190 + 1 + 64 and key.startswith(safe[:190] + "#")
 
 
 def test_prune_removes_old_events_only(lockout: Lockout, clock: Clock) -> None:
