@@ -67,7 +67,7 @@ def source_address(n: int) -> str:
     return f"10.{(a >> 8) & 255}.{a & 255}.{b + 1}"
 
 
-SOCKETS = 16
+SOCKETS = 64
 """The load generator's UDP sockets (source ports): request i goes out on socket i % SOCKETS."""
 
 
