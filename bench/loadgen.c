@@ -13,6 +13,7 @@
  * Output: one JSON object on stdout.
  *
  *   loadgen -h HOST -p PORT -f FILE [-w WINDOW] [-r RATE] [-d SECONDS] [-t TIMEOUT] [-s SOCKETS]
+ *           [-l TIMELINE]   (a file: per answer, when it was sent and its latency, in ms)
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -49,10 +50,10 @@ static float pct(float *v, long n, double p) {
 }
 
 int main(int argc, char **argv) {
-    const char *host = "127.0.0.1", *file = NULL;
+    const char *host = "127.0.0.1", *file = NULL, *timeline = NULL;
     int port = 1812, window = 128, nsock = 16, opt;
     double rate = 0, duration = 10, timeout = 2;
-    while ((opt = getopt(argc, argv, "h:p:f:w:r:d:t:s:")) != -1) {
+    while ((opt = getopt(argc, argv, "h:p:f:w:r:d:t:s:l:")) != -1) {
         switch (opt) {
         case 'h': host = optarg; break;
         case 'p': port = atoi(optarg); break;
@@ -62,6 +63,7 @@ int main(int argc, char **argv) {
         case 'd': duration = atof(optarg); break;
         case 't': timeout = atof(optarg); break;
         case 's': nsock = atoi(optarg); break;
+        case 'l': timeline = optarg; break;
         default: fprintf(stderr, "usage: see source\n"); return 2;
         }
     }
@@ -113,6 +115,7 @@ int main(int argc, char **argv) {
     for (int s = 0; s < MAXSOCK; s++)
         for (int i = 0; i < 256; i++) slot[s][i] = -1;
     float *lat = malloc(count * sizeof *lat);
+    float *lat_sent = malloc(count * sizeof *lat_sent); /* when each answered request was sent */
     long next = 0, inflight = 0, answered = 0, lost = 0, late = 0, codes[256] = {0};
     long behind = 0; /* open loop: loop turns on which a due send was held back by a full window */
     double start = now(), end_send = start + duration, last_sweep = start, last_rx = start;
@@ -161,6 +164,7 @@ int main(int argc, char **argv) {
                     if (slot[s][id] == -1) { late++; continue; }
                     double r = now();
                     last_rx = r;
+                    lat_sent[answered] = (float)((sent_at[s][id] - start) * 1000.0);
                     lat[answered++] = (float)((r - sent_at[s][id]) * 1000.0);
                     codes[rx[0]]++;
                     slot[s][id] = -1;
@@ -184,6 +188,14 @@ int main(int argc, char **argv) {
     /* Throughput over the time the answers took, excluding a trailing timeout wait. */
     double elapsed = last_rx - start;
     if (elapsed <= 0) elapsed = now() - start;
+    if (timeline) { /* the start (CLOCK_MONOTONIC, s), then per answer: ms since then when sent,
+                     * latency in ms */
+        FILE *out = fopen(timeline, "w");
+        if (!out) { perror(timeline); return 2; }
+        fprintf(out, "# start %.6f\n", start);
+        for (long i = 0; i < answered; i++) fprintf(out, "%.3f %.3f\n", lat_sent[i], lat[i]);
+        fclose(out);
+    }
     qsort(lat, answered, sizeof *lat, cmp_float);
     printf("{\"sent\": %ld, \"answered\": %ld, \"lost\": %ld, \"late\": %ld, \"elapsed\": %.4f, "
            "\"rps\": %.1f, \"p50_ms\": %.3f, \"p90_ms\": %.3f, \"p99_ms\": %.3f, \"max_ms\": %.3f, "

@@ -82,6 +82,7 @@ class Bench:
         duration: float = 10.0,
         timeout: float = 10.0,
         store_pids: list[int] | None = None,
+        timeline: Path | None = None,
     ) -> dict[str, Any]:
         path = self.workdir / "requests.bin"
         write_file(path, packets)
@@ -89,6 +90,8 @@ class Bench:
         before, store_before = servers.cpu_seconds(pids), servers.cpu_seconds(store_pids or [])
         command = [str(self.loadgen), "-p", str(server.port), "-f", str(path), "-w", str(window)]
         command += ["-r", str(rate), "-d", str(duration), "-t", str(timeout), "-s", str(SOCKETS)]
+        if timeline is not None:
+            command += ["-l", str(timeline)]
         out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
         result: dict[str, Any] = json.loads(out)
         cpu = servers.cpu_seconds(pids) - before
@@ -250,8 +253,15 @@ class Bench:
         self.unsend(store, users, peak["sent"])
         rate = max(round(peak["rps"] / 2), 1)
         packets, users = self.hotp_requests(store, int(d * rate) + 10, size)
+        timeline = self.workdir / f"timeline-{store.name}-w{len(server.pids)}-{size}.txt"
         half = self.drive(
-            server, packets, rate=rate, window=3000, duration=d, store_pids=self.store_pids(store)
+            server,
+            packets,
+            rate=rate,
+            window=3000,
+            duration=d,
+            store_pids=self.store_pids(store),
+            timeline=timeline,  # kept with --keep: when each request went out, and its latency
         )
         self.unsend(store, users, half["sent"])
         return peak, half

@@ -4,6 +4,11 @@ An entry is keyed by (client address, port, receiving socket, code, identifier) 
 request authenticator: the same authenticator is a retransmission, a new one a new request that
 replaces the entry. SO_REUSEPORT hashes a client's address and port to one worker, so a
 retransmission reaches the process that holds its entry.
+
+Entries are tuples of bytes, which Python's cyclic garbage collector stops tracking after its
+first look: a busy worker holds tens of thousands of them (every request of the last
+`seconds`), and as objects they were scanned by every full collection, pauses of 10 to 27 ms in
+the middle of serving on the bench machine.
 """
 
 from __future__ import annotations
@@ -15,49 +20,44 @@ from collections.abc import Callable, Hashable
 Key = tuple[Hashable, ...]
 
 
-class Entry:
-    __slots__ = ("authenticator", "reply")
-
-    def __init__(self, authenticator: bytes) -> None:
-        self.authenticator = authenticator
-        self.reply: bytes | None = None
-        """None while the request is still being processed."""
-
-
 class DuplicateCache:
     def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.seconds = seconds
         self._clock = clock
-        self._entries: dict[Key, Entry] = {}
-        self._expiry: deque[tuple[float, Key, Entry]] = deque()
+        self._entries: dict[Key, tuple[bytes, bytes | None]] = {}
+        """key → (request authenticator, reply or None while the request is being processed)."""
+        self._expiry: deque[tuple[float, Key, bytes]] = deque()
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def claim(self, key: Key, authenticator: bytes) -> tuple[Entry, bool]:
-        """(entry, True) for a new request, which the caller must answer() or forget();
-        (entry, False) for a duplicate: entry.reply is the cached reply, or None while in progress."""
+    def claim(self, key: Key, authenticator: bytes) -> tuple[bytes | None, bool]:
+        """(None, True) for a new request, which the caller must answer() or forget() with the same
+        authenticator; (reply, False) for a duplicate: the cached reply, or None while in progress."""
         self._expire()
         entry = self._entries.get(key)
-        if entry is not None and entry.authenticator == authenticator:
-            return entry, False
-        entry = Entry(authenticator)
-        self._entries[key] = entry
-        return entry, True
+        if entry is not None and entry[0] == authenticator:
+            return entry[1], False
+        self._entries[key] = (authenticator, None)
+        return None, True
 
-    def answer(self, key: Key, entry: Entry, reply: bytes) -> None:
-        entry.reply = reply
-        if self._entries.get(key) is entry:
-            self._expiry.append((self._clock() + self.seconds, key, entry))
+    def answer(self, key: Key, authenticator: bytes, reply: bytes) -> None:
+        if self._holds(key, authenticator):  # not replaced by a newer request meanwhile
+            self._entries[key] = (authenticator, reply)
+            self._expiry.append((self._clock() + self.seconds, key, authenticator))
 
-    def forget(self, key: Key, entry: Entry) -> None:
+    def forget(self, key: Key, authenticator: bytes) -> None:
         """Drop an entry that will get no reply, so that a retransmission is processed afresh."""
-        if self._entries.get(key) is entry:
+        if self._holds(key, authenticator):
             del self._entries[key]
+
+    def _holds(self, key: Key, authenticator: bytes) -> bool:
+        entry = self._entries.get(key)
+        return entry is not None and entry[0] == authenticator
 
     def _expire(self) -> None:
         now, expiry = self._clock(), self._expiry
         while expiry and expiry[0][0] <= now:
-            _, key, entry = expiry.popleft()
-            if self._entries.get(key) is entry:
+            _, key, authenticator = expiry.popleft()
+            if self._holds(key, authenticator):
                 del self._entries[key]

@@ -24,7 +24,7 @@ from radiusd.radius.accounting import accounting_row
 from radiusd.radius.checks import drop_reason
 from radiusd.radius.clients import Client, ClientTable
 from radiusd.radius.counters import Counters, DropLog
-from radiusd.radius.duplicates import DuplicateCache, Entry, Key
+from radiusd.radius.duplicates import DuplicateCache, Key
 from radiusd.radius.translate import access_reply, auth_request
 
 log = logging.getLogger(__name__)
@@ -211,13 +211,14 @@ class RadiusServer:
             listener.send(codec.encode_reply(request, reply_code, (), True), addr)
             return
         key: Key = (host, addr[1], listener.index, code, frame.identifier)
-        entry, new = self.duplicates.claim(key, frame.authenticator)
+        authenticator = frame.authenticator
+        cached, new = self.duplicates.claim(key, authenticator)
         if not new:
-            if entry.reply is None:
+            if cached is None:
                 self.counters[counters.DUPLICATE_IN_PROGRESS] += 1
             else:
                 self.counters[counters.DUPLICATE_RESENT] += 1
-                listener.send(entry.reply, addr)
+                listener.send(cached, addr)
             return
         try:
             if code == codec.ACCESS_REQUEST:
@@ -226,11 +227,11 @@ class RadiusServer:
                 packet = codec.decode(frame, client.secret, self.dictionary)
                 work = self._account(request, packet, client.name, host)
         except codec.MalformedPacket as exc:
-            self.duplicates.forget(key, entry)
+            self.duplicates.forget(key, authenticator)
             self._drop(counters.MALFORMED, host, client, str(exc))
             return
         loop = asyncio.get_running_loop()
-        task = loop.create_task(self._answer(listener, addr, key, entry, work))
+        task = loop.create_task(self._answer(listener, addr, key, authenticator, work))
         self.inflight.add(task)
         task.add_done_callback(self._done)
         deadlines = self._deadlines
@@ -261,7 +262,7 @@ class RadiusServer:
             deadlines.popleft()
 
     async def _answer(
-        self, listener: Listener, addr: Address, key: Key, entry: Entry, work: Awaitable[bytes]
+        self, listener: Listener, addr: Address, key: Key, authenticator: bytes, work: Awaitable[bytes]
     ) -> None:
         try:
             reply = await work
@@ -269,17 +270,17 @@ class RadiusServer:
             task = asyncio.current_task()
             if task not in self._timed_out:
                 raise
-            self.duplicates.forget(key, entry)
+            self.duplicates.forget(key, authenticator)
             self.counters[counters.TIMEOUTS] += 1
             log.error("no answer within %.0f s for a request from %s", self.request_timeout, addr[0])
             return
         except Exception:
             # No answer: the client retries or fails over, as with a server that is down.
-            self.duplicates.forget(key, entry)
+            self.duplicates.forget(key, authenticator)
             self.counters[counters.ERRORS] += 1
             log.exception("internal error answering a request from %s", addr[0])
             return
-        self.duplicates.answer(key, entry, reply)
+        self.duplicates.answer(key, authenticator, reply)
         listener.send(reply, addr)
 
     async def _authenticate(self, request: codec.Request, client: Client, auth: AuthRequest) -> bytes:

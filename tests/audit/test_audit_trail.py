@@ -8,13 +8,14 @@ import socket
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select, text
 
 from radiusd.config import Config
 from radiusd.context import Context
-from radiusd.engine.audit import AuditTrail, clean
+from radiusd.engine.audit import ROWS_PER_WRITE, AuditTrail, clean
 from radiusd.engine.types import AuthRequest, Decision
 from radiusd.store.models import AuditEvent
 from radiusd.store.schema import upgrade
@@ -174,3 +175,30 @@ def test_clean_is_the_same_with_or_without_its_shortcut(value: object, limit: in
     text = "" if value is None else str(value)
     slow = text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")[:limit]
     assert clean(value, limit) == slow
+
+
+def test_a_large_batch_is_written_in_short_inserts(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However many decisions wait, one INSERT holds at most ROWS_PER_WRITE of them (it runs on the
+    event loop on SQLite), and every decision is still written once, in order."""
+    ctx = make_context(db_url, tmp_path, flush_interval=10, batch_size=1000)
+    trail = AuditTrail(ctx)
+    sizes: list[int] = []
+    insert = AuditTrail._insert
+
+    def counted(conn: Any, batch: list[dict[str, Any]], expire_before: float | None) -> tuple[None, bool]:
+        sizes.append(len(batch))
+        return insert(conn, batch, expire_before)
+
+    monkeypatch.setattr(AuditTrail, "_insert", staticmethod(counted))
+
+    async def scenario() -> None:
+        for n in range(300):
+            await trail.record(request(f"user{n}"), Decision.reject("wrong code"), 1.0)
+        await trail.close()
+
+    asyncio.run(scenario())
+    assert sizes == [ROWS_PER_WRITE] * (300 // ROWS_PER_WRITE) + [300 % ROWS_PER_WRITE]
+    assert [r.user for r in rows(ctx)] == [f"user{n}" for n in range(300)]
+    ctx.close()
