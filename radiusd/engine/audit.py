@@ -107,15 +107,18 @@ class AuditTrail:
         """Write what is waiting; False (and the batch kept) if the store refused it."""
         size = min(self.config.batch_size, ROWS_PER_WRITE)
         while self._pending:
-            batch, self._pending = self._pending[:size], self._pending[size:]
-            try:
-                await self._write(batch)
-            except Exception as exc:
-                self._pending[:0] = batch
-                log.error(
-                    "audit: writing %d decisions failed (%s); will retry", len(batch), type(exc).__name__
-                )
-                return False
+            waiting, self._pending = self._pending, []  # decisions made meanwhile queue anew
+            for first in range(0, len(waiting), size):
+                try:
+                    await self._write(waiting[first : first + size])
+                except Exception as exc:
+                    self._pending[:0] = waiting[first:]
+                    log.error(
+                        "audit: writing %d decisions failed (%s); will retry",
+                        len(waiting) - first,
+                        type(exc).__name__,
+                    )
+                    return False
         return True
 
     async def _write(self, batch: list[dict[str, Any]]) -> None:
