@@ -66,16 +66,24 @@ def address_text(addr: IPAddress) -> str:
     return str(addr)
 
 
+def ipv4_octets(value: str) -> bytes | None:
+    """The four octets of `value` if parse_address reads it as a dotted quad, else None: with
+    inet_pton, ten times faster than ipaddress's own parser, which glibc's agrees with exactly
+    (no leading zeros); a zone id is dropped as parse_address drops it."""
+    try:
+        return socket.inet_pton(socket.AF_INET, value.split("%", 1)[0].strip())
+    except (OSError, ValueError):
+        return None
+
+
 @functools.lru_cache(maxsize=4096)
 def _parse_address(value: str) -> IPAddress | None:
     # Every login's source is read by the rules and the lockout, several times: remembered (the
-    # addresses are immutable) and parsed with inet_pton first, ten times faster than ipaddress's
-    # own parser for a dotted quad, which glibc accepts exactly as ipaddress does (no leading zeros).
+    # addresses are immutable), dotted quads by ipv4_octets.
+    octets = ipv4_octets(value)
+    if octets is not None:
+        return ipaddress.IPv4Address(octets)
     text = value.split("%", 1)[0].strip()
-    try:
-        return ipaddress.IPv4Address(socket.inet_pton(socket.AF_INET, text))
-    except (OSError, ValueError):
-        pass
     try:
         addr = ipaddress.ip_address(text)
     except ValueError:
