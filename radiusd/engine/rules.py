@@ -182,10 +182,11 @@ class Policy:
         self.challenge = challenge
         self.lockout = lockout
         self._compiled = [_Rule(r, challenge, lockout) for r in self.rules]
+        self._reads_address = any(rule.networks for rule in self._compiled)
         self.default = Requirement("default", "require", None, False, 0.0, challenge, lockout)
 
     def match(self, subject: Subject) -> Requirement:
-        addr = parse_address(subject.source)
+        addr = parse_address(subject.source) if self._reads_address else None
         for rule in self._compiled:
             if rule.mismatch(subject, addr) is None:
                 return rule.requirement

@@ -232,8 +232,7 @@ class RadiusServer:
             return
         loop = asyncio.get_running_loop()
         task = loop.create_task(self._answer(listener, addr, key, authenticator, work))
-        self.inflight.add(task)
-        task.add_done_callback(self._done)
+        self.inflight.add(task)  # _answer takes itself out when it ends
         deadlines = self._deadlines
         while deadlines and deadlines[0][1].done():  # most answer in the order they came
             deadlines.popleft()
@@ -241,10 +240,6 @@ class RadiusServer:
         deadlines.append((deadline, task))
         if self._sweeper is None:
             self._sweeper = loop.call_at(deadline, self._sweep)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self.inflight.discard(task)
-        self._timed_out.discard(task)
 
     def _sweep(self) -> None:
         """Cancel the tasks past their deadline; _answer counts them as timeouts."""
@@ -264,24 +259,27 @@ class RadiusServer:
     async def _answer(
         self, listener: Listener, addr: Address, key: Key, authenticator: bytes, work: Awaitable[bytes]
     ) -> None:
+        task = asyncio.current_task()
         try:
             reply = await work
         except asyncio.CancelledError:
-            task = asyncio.current_task()
             if task not in self._timed_out:
                 raise
             self.duplicates.forget(key, authenticator)
             self.counters[counters.TIMEOUTS] += 1
             log.error("no answer within %.0f s for a request from %s", self.request_timeout, addr[0])
-            return
         except Exception:
             # No answer: the client retries or fails over, as with a server that is down.
             self.duplicates.forget(key, authenticator)
             self.counters[counters.ERRORS] += 1
             log.exception("internal error answering a request from %s", addr[0])
-            return
-        self.duplicates.answer(key, authenticator, reply)
-        listener.send(reply, addr)
+        else:
+            self.duplicates.answer(key, authenticator, reply)
+            listener.send(reply, addr)
+        finally:
+            # Here rather than in a done callback, which would cost a turn of the loop per request.
+            self.inflight.discard(task)  # type: ignore[arg-type]
+            self._timed_out.discard(task)  # type: ignore[arg-type]
 
     async def _authenticate(self, request: codec.Request, client: Client, auth: AuthRequest) -> bytes:
         decision = await self.authenticator.authenticate(auth)
