@@ -277,7 +277,7 @@ class RadiusServer:
             self.duplicates.answer(key, authenticator, reply)
             listener.send(reply, addr)
         finally:
-            # Here rather than in a done callback, which would cost a turn of the loop per request.
+            # Here rather than in a done callback, which would cost one more loop callback per request.
             self.inflight.discard(task)  # type: ignore[arg-type]
             self._timed_out.discard(task)  # type: ignore[arg-type]
 
