@@ -88,6 +88,7 @@ class Bench:
         write_file(path, packets)
         pids = server.pids
         before, store_before = servers.cpu_seconds(pids), servers.cpu_seconds(store_pids or [])
+        steal_before = servers.steal_seconds()
         command = [str(self.loadgen), "-p", str(server.port), "-f", str(path), "-w", str(window)]
         command += ["-r", str(rate), "-d", str(duration), "-t", str(timeout), "-s", str(SOCKETS)]
         if timeline is not None:
@@ -99,6 +100,7 @@ class Bench:
         result["server_cpu_s"] = round(cpu, 2)
         result["cpu_ms_per_req"] = round(cpu * 1000 / answered, 3)
         result["server_cores_busy"] = round(cpu / max(result["elapsed"], 0.001), 2)
+        result["machine_steal_s"] = round(servers.steal_seconds() - steal_before, 2)
         if store_pids:
             store_cpu = servers.cpu_seconds(store_pids) - store_before
             result["store_cpu_ms_per_req"] = round(store_cpu * 1000 / answered, 3)

@@ -39,6 +39,15 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / TICK
 
 
+def steal_seconds() -> float:
+    """CPU time the hypervisor gave to other guests while this machine wanted it (all CPUs, from
+    /proc/stat): a run that lost some of its cores' time this way says so in its result."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    return (
+        int(fields[8]) / TICK if len(fields) > 8 else 0.0
+    )  # cpu user nice system idle iowait irq softirq steal
+
+
 def rss_mib(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
