@@ -25,9 +25,10 @@ SQLite's own busy handler waits for a lock in sleeps of 1, 2, 5 … 100 ms, so a
 another worker's write could wait far longer than the write lasts. The kept SQLite connections
 therefore turn it off and retry a busy statement themselves in steps of 0.1 to 2 ms, up to the
 configured busy timeout: a waiting writer queues behind a write of tens of microseconds instead of
-sleeping past it. They also leave WAL checkpoints to a background thread (once a second,
-PASSIVE): an automatic checkpoint runs in whichever commit crosses the threshold and syncs the
-database file there, which made one login in a few hundred wait for the disk.
+sleeping past it. They also leave WAL checkpoints to a background thread: an automatic checkpoint
+runs in whichever commit crosses the threshold and syncs the database file there, which made one
+login in a few hundred wait for the disk. The thread runs a round of radiusd.store.checkpoint
+once a second, which also keeps the log from growing without bound under steady load.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from radiusd.store import checkpoint
 from radiusd.store.group_commit import Busy, GroupCommit, is_busy
 
 T = TypeVar("T")
@@ -54,7 +56,6 @@ SQLITE_THREADS = 2
 """Store threads for SQLite: writes serialise on its one write lock, more threads only queue."""
 BUSY_FIRST_PAUSE = 0.0001
 BUSY_MAX_PAUSE = 0.002
-CHECKPOINT_INTERVAL = 1.0
 PG_RECYCLE = 1800
 """Seconds after which a pooled PostgreSQL connection is replaced (instead of a ping per checkout)."""
 
@@ -66,6 +67,7 @@ def _sqlite_pragmas(busy_timeout: float) -> Callable[..., None]:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA journal_size_limit={checkpoint.SIZE_LIMIT}")
         cur.close()
 
     return on_connect
@@ -186,10 +188,22 @@ class Database:
 
     def _checkpoint_loop(self) -> None:
         stop = self._stop
-        with self.engine.connect() as conn:
-            while not stop.wait(CHECKPOINT_INTERVAL):
-                with contextlib.suppress(exc.DBAPIError):  # busy or closing: try again later
-                    conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").close()
+        path = self.engine.url.database
+        db_file = None
+        if path and path != ":memory:" and not path.startswith("file:"):
+            with contextlib.suppress(OSError):  # then SQLite syncs it under the lock
+                db_file = os.open(path, os.O_RDONLY)
+        try:
+            with self.engine.connect() as conn:
+                raw = conn.connection.driver_connection
+                assert isinstance(raw, sqlite3.Connection)
+                raw.execute("PRAGMA busy_timeout=0")  # a checkpoint never waits (radiusd.store.checkpoint)
+                while not stop.wait(checkpoint.INTERVAL):
+                    with contextlib.suppress(sqlite3.Error, OSError):  # busy or closing: next round
+                        checkpoint.checkpoint(raw, db_file)
+        finally:
+            if db_file is not None:
+                os.close(db_file)
 
     def forget(self, conn: Connection) -> None:
         """Drop this thread's kept connection (found dead); the next use opens a new one."""
