@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import json
 import os
 import platform
@@ -255,7 +256,12 @@ class Bench:
         self.unsend(store, users, peak["sent"])
         rate = max(round(peak["rps"] / 2), 1)
         packets, users = self.hotp_requests(store, int(d * rate) + 10, size)
-        timeline = self.workdir / f"timeline-{store.name}-w{len(server.pids)}-{size}.txt"
+        name = f"timeline-{store.name}-w{len(server.pids)}-{size}"
+        timeline = self.workdir / f"{name}.txt"
+        for n in itertools.count(2):  # a later run of the same kind (the scale runs) keeps both
+            if not timeline.exists():
+                break
+            timeline = self.workdir / f"{name}-{n}.txt"
         half = self.drive(
             server,
             packets,
