@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import time
 from dataclasses import dataclass
 
 INTERVAL = 1.0
@@ -38,12 +39,16 @@ CATCH_UP_PASSES = 5
 LEFT_FOR_LOCK = 200
 """New frames (pages) at which the catching up stops: what the RESTART copies under the lock."""
 MAX_FRAMES = 16384
-"""A log this long (64 MiB at 4 KiB pages) is restarted even if catching up did not converge, and
-the RESTART then waits up to `OVERDUE_WAIT_MS` for the write lock and the readers: under a load
-that writes without pause, a short stall is the price of a log that stays bounded."""
-OVERDUE_WAIT_MS = 100
+"""A log this long (64 MiB at 4 KiB pages) is restarted even if catching up did not converge: the
+RESTART is then tried `OVERDUE_TRIES` times, `OVERDUE_PAUSE` seconds apart. Each try still never
+waits (SQLite would wait for readers while holding the write lock); under a load that writes
+without pause, one of them finds the lock free between two commits."""
+OVERDUE_TRIES = 50
+OVERDUE_PAUSE = 0.001
 SIZE_LIMIT = 64 * 1024 * 1024
-"""Bytes of log file kept once the log starts over (journal_size_limit): a burst's log shrinks."""
+"""Bytes of log file kept when a connection off the login path (the CLI, enrolment) starts the log
+over (journal_size_limit). The login path's connections never shrink the file: it is reused
+from its beginning, and truncating a large one inside a commit stalled logins for 80 ms."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,12 +82,13 @@ def checkpoint(conn: sqlite3.Connection, db_file: int | None) -> Round:
             break
     if frames == 0 or (new >= LEFT_FOR_LOCK and frames < MAX_FRAMES):
         return Round(passes, frames, False)  # idle, or still catching up: the next round goes on
-    if frames >= MAX_FRAMES:
-        conn.execute(f"PRAGMA busy_timeout={OVERDUE_WAIT_MS}")
-    try:
+    tries = OVERDUE_TRIES if frames >= MAX_FRAMES else 1
+    for attempt in range(tries):
+        if attempt:
+            time.sleep(OVERDUE_PAUSE)
         busy, frames, _ = _checkpoint(conn, "RESTART")
-    finally:
-        conn.execute("PRAGMA busy_timeout=0")
+        if not busy:
+            break
     if not busy:  # the log starts over: the next PASSIVE sees it empty
         frames = 0
     return Round(passes, frames, not busy)

@@ -171,6 +171,8 @@ class Database:
             if self.is_sqlite:
                 conn.exec_driver_sql("PRAGMA busy_timeout=0")  # waits are retried in _busy_retry
                 conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")  # _checkpoint_loop does it
+                # The login path never shrinks the log file (checkpoint.SIZE_LIMIT says why).
+                conn.exec_driver_sql("PRAGMA journal_size_limit=-1")
                 self._start_checkpointer()
             self._local.conn = conn
             with self._kept_lock:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from radiusd.store import checkpoint
+from radiusd.store.database import Database
 
 
 def _connect(path: Path, busy_ms: int) -> sqlite3.Connection:
@@ -146,6 +147,17 @@ def test_an_overdue_log_is_restarted_even_when_writes_never_pause(
         writer.stop.set()
         writer.join()
     assert any(r.restarted for r in rounds), rounds
-    assert conn.execute("PRAGMA busy_timeout").fetchone() == (0,)  # back to never waiting
     assert conn.execute("SELECT count(*) FROM rows").fetchone() == (writer.written,)
     conn.close()
+
+
+def test_only_connections_off_the_login_path_shrink_the_log_file(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'radiusd.db'}")
+    try:
+        login_path = db.connection()
+        assert login_path.exec_driver_sql("PRAGMA journal_size_limit").scalar() == -1
+        with db.session() as session:
+            limit = session.connection().exec_driver_sql("PRAGMA journal_size_limit").scalar()
+        assert limit == checkpoint.SIZE_LIMIT
+    finally:
+        db.close()
