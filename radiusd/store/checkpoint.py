@@ -18,10 +18,12 @@ So a round catches up first and finishes under the write lock:
    and each pass has only what was written during the one before.
 2. A RESTART checkpoint that never waits (busy timeout 0): if no other connection is writing, it
    takes the write lock, copies the few frames left, syncs the little that is new, and starts the
-   log over. Logins wait for that (about a millisecond) instead of for a whole second's pages.
+   log over. Logins wait for that (0.5 to 12 ms measured) instead of for a second's pages.
    If a writer or a reader is in the way it gives up at once, and the next round tries again.
 
-A round on an idle store is one PASSIVE call that finds nothing to do.
+A round on an idle store is one PASSIVE call when the log is empty; a log already copied but not
+yet started over (SQLite does that at the next write) costs two PASSIVE calls, an fdatasync with
+nothing to write and a RESTART with nothing to copy.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from dataclasses import dataclass
 INTERVAL = 1.0
 """Seconds between rounds."""
 CATCH_UP_PASSES = 5
-"""PASSIVE passes at most before the RESTART."""
+"""PASSIVE passes in a round at most."""
 LEFT_FOR_LOCK = 200
 """New frames (pages) at which the catching up stops: what the RESTART copies under the lock."""
 MAX_FRAMES = 16384
@@ -68,7 +70,7 @@ def checkpoint(conn: sqlite3.Connection, db_file: int | None) -> Round:
     if busy:  # another connection is checkpointing
         return Round(0, frames, False)
     passes, new = 1, frames
-    while frames and passes <= CATCH_UP_PASSES:
+    while frames and passes < CATCH_UP_PASSES:
         if db_file is not None:
             # The pages just copied reach the disk here, not under the RESTART's write lock.
             os.fdatasync(db_file)
