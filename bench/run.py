@@ -432,9 +432,11 @@ def summary(res: dict[str, Any]) -> str:
         f"machine: {res['machine']['cpu']}, {res['machine']['cores']} cores; commit {res['commit'][:12]}; "
         f"load average before {res['load_before'][0]:.2f}, after {res['load_after'][0]:.2f}",
         "",
-        f"{'server':<28}{'workload':<24}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/req':>11}{'ratio':>8}",
+        f"{'server':<28}{'workload':<24}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/req':>11}{'ratio':>8}"
+        f"{'cores':>7}",
         f"{'FreeRADIUS ' + res['freeradius']['version']:<28}{'PAP (users file)':<24}{fr['rps']:>9.0f}"
-        f"{fr['p50_ms']:>9.2f}{fr['p99_ms']:>9.2f}{fr['cpu_ms_per_req']:>11.3f}{1:>8.3f}",
+        f"{fr['p50_ms']:>9.2f}{fr['p99_ms']:>9.2f}{fr['cpu_ms_per_req']:>11.3f}{1:>8.3f}"
+        f"{fr['server_cores_busy']:>7.2f}",
     ]
     names = {"a": "(a) code only, accept", "a_half_peak": "(a) at half peak", "b": "(b) wrong code",
              "c": "(c) argon2id + TOTP"}  # fmt: skip
@@ -447,7 +449,7 @@ def summary(res: dict[str, Any]) -> str:
             ratio = f"{r['rps'] / fr['rps']:.3f}" if key in ("a", "b") else ""
             lines.append(
                 f"{who:<28}{name:<24}{r['rps']:>9.1f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}"
-                f"{r['cpu_ms_per_req']:>11.3f}{ratio:>8}"
+                f"{r['cpu_ms_per_req']:>11.3f}{ratio:>8}{r['server_cores_busy']:>7.2f}"
             )
         if "d" in run:
             d = run["d"]
