@@ -27,6 +27,7 @@ from radiusd.radius.clients import ClientTable, load_clients
 from radiusd.radius.dictionary import DictionaryError, dictionary_path, load_dictionary
 from radiusd.radius.logs import configure_logging
 from radiusd.radius.server import RadiusServer
+from radiusd.radius.young_collections import YoungCollections
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +140,12 @@ class Service:
             # the process: out of the cyclic garbage collector's sight, a full collection scans
             # only what requests allocate and stops the loop for far less than ten milliseconds.
             gc.freeze()
+            # And young collections on a clock rather than when CPython's count says so
+            # (radiusd.radius.young_collections: the count stalls while caches churn).
+            young = YoungCollections(asyncio.get_running_loop())
+            young.start()
             await self._stopped.wait()
+            young.stop()
             for door in doors:
                 await door.close()
             await self.server.stop(r.request_timeout)

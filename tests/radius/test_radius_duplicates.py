@@ -70,3 +70,21 @@ def test_entries_are_not_tracked_by_the_garbage_collector() -> None:
     gc.collect()
     assert not any(gc.is_tracked(cache._entries[key]) for key in keys)
     assert not any(gc.is_tracked(record) for record in cache._expiry)
+
+
+def test_the_entries_dict_is_never_young_again_after_a_freeze() -> None:
+    # The server freezes once serving; a dict the collector had untracked would be tracked again
+    # by the next new entry, as a young object, and the next young collection would walk it all.
+    cache = DuplicateCache(10, Clock())
+    gc.freeze()
+    try:
+        for i in range(2_000):
+            key = ("192.0.2.1", 40000 + i % 64, 0, 1, i)
+            cache.claim(key, A)
+            cache.answer(key, A, b"reply")
+        gc.collect()
+        cache.claim(("192.0.2.2", 1, 0, 1, 1), B)
+        assert gc.is_tracked(cache._entries)
+        assert not any(o is cache._entries for g in range(3) for o in gc.get_objects(g))
+    finally:
+        gc.unfreeze()
