@@ -47,7 +47,7 @@ def test_the_young_generation_stays_small_with_collections_on_a_clock() -> None:
 
 
 def test_stop_ends_the_collections() -> None:
-    async def run() -> int:
+    async def run() -> tuple[int, int]:
         young = YoungCollections(asyncio.get_running_loop(), interval=0.001)
         counted = []
 
@@ -60,10 +60,12 @@ def test_stop_ends_the_collections() -> None:
             young.start()
             await asyncio.sleep(0.05)
             young.stop()
-            seen = len(counted)
+            running = len(counted)
             await asyncio.sleep(0.05)
-            return len(counted) - seen
+            return running, len(counted) - running
         finally:
             gc.callbacks.remove(count)
 
-    assert asyncio.run(run()) == 0
+    running, stopped = asyncio.run(run())
+    assert running >= 10
+    assert stopped <= 1  # at most one of CPython's own
